@@ -1,0 +1,421 @@
+//! The content-addressed store and the guard that is the only way to publish into it.
+//!
+//! Layout under the cache root:
+//! ```text
+//! objects/<key>/record.json      published results: outputs under out/, the log, the record
+//! objects/<key>/out/<output>
+//! objects/<key>/log.txt
+//! partial/<key>/work/            the running attempt (becomes objects/<key> by rename)
+//! partial/<key>/checkpoints/     survives crashes; resumable stages read it back
+//! locks/<key>.lock               one OS file lock per key
+//! failed/<key>/                  log and error of the last failed attempt
+//! refs/<name>.json               last key used for a node name (for `explain`, `show`)
+//! file-hashes.json               stat-keyed memo of external-file hashes
+//! ```
+//! Invariant: a directory under `objects/` is complete. It only appears by `rename` of a
+//! work directory whose outputs were hashed and fsynced and whose record was written last,
+//! so a crash or Ctrl-C at any point leaves either nothing or a complete object.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File, TryLockError};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::atomic;
+use super::file_hash::{self, FileHasher};
+use super::record::{InputOrigin, NodeRecord, OutputRecord, RECORD_FORMAT, RecordError};
+use crate::plan::{KeyMaterial, NodeKey};
+use crate::stages::OutputDecl;
+use crate::stages::OutputKind;
+
+/// Errors of the cache itself (not of the stages).
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum CacheError {
+    /// A filesystem operation failed.
+    #[error("failed to {action} `{path}`: {source}")]
+    #[diagnostic(code(unmt::cache))]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// On what.
+        path: PathBuf,
+        /// OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A record could not be read.
+    #[error(transparent)]
+    #[diagnostic(code(unmt::cache::record))]
+    Record(#[from] RecordError),
+    /// A stage reported success but an output is missing.
+    #[error("node `{node}` finished without writing its declared output `{output}`")]
+    #[diagnostic(code(unmt::cache::missing_output))]
+    MissingOutput {
+        /// The node.
+        node: String,
+        /// The output.
+        output: String,
+    },
+}
+
+fn io<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> CacheError + 'a {
+    move |source| CacheError::Io {
+        action,
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// An opened cache directory.
+#[derive(Debug)]
+pub struct Cache {
+    root: PathBuf,
+    hasher: FileHasher,
+}
+
+/// The result of [`Cache::begin`].
+pub enum CacheStatus {
+    /// Someone already published this key.
+    Hit(NodeRecord),
+    /// Not published; the caller holds the key's lock and must run the node.
+    Miss(Attempt),
+}
+
+/// The last key used under a node name.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NameRef {
+    /// The node name.
+    pub node: String,
+    /// Its last key.
+    pub key: NodeKey,
+}
+
+impl Cache {
+    /// Opens (creating if needed) the cache at `root`.
+    pub fn open(root: &Path) -> Result<Self, CacheError> {
+        for sub in ["objects", "partial", "locks", "failed", "refs"] {
+            let p = root.join(sub);
+            fs::create_dir_all(&p).map_err(io("create", &p))?;
+        }
+        Ok(Self {
+            root: root.to_path_buf(),
+            hasher: FileHasher::open(root.join("file-hashes.json")),
+        })
+    }
+
+    /// The cache root.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The memo of external file hashes.
+    pub fn hasher(&self) -> &FileHasher {
+        &self.hasher
+    }
+
+    /// Where a published object lives.
+    pub fn object_dir(&self, key: &NodeKey) -> PathBuf {
+        self.root.join("objects").join(&key.0)
+    }
+
+    /// The path of a published output.
+    pub fn output_path(&self, key: &NodeKey, output: &str) -> PathBuf {
+        self.object_dir(key).join("out").join(output)
+    }
+
+    /// The record of a published key, if any.
+    pub fn lookup(&self, key: &NodeKey) -> Result<Option<NodeRecord>, CacheError> {
+        let path = self.object_dir(key).join("record.json");
+        if !path.exists() {
+            return Ok(None);
+        }
+        Ok(Some(NodeRecord::read(&path)?))
+    }
+
+    /// Looks `key` up under its lock. On a miss the lock is kept in the returned [`Attempt`],
+    /// so that exactly one process runs each key; `on_wait` is called if another process
+    /// holds the lock (we then wait for it, and usually find its result published).
+    pub fn begin(&self, key: &NodeKey, on_wait: impl FnOnce()) -> Result<CacheStatus, CacheError> {
+        if let Some(r) = self.lookup(key)? {
+            return Ok(CacheStatus::Hit(r));
+        }
+        let lock_path = self.root.join("locks").join(format!("{}.lock", key.0));
+        let lock = File::create(&lock_path).map_err(io("create", &lock_path))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                on_wait();
+                lock.lock().map_err(io("lock", &lock_path))?;
+            }
+            Err(TryLockError::Error(e)) => return Err(io("lock", &lock_path)(e)),
+        }
+        if let Some(r) = self.lookup(key)? {
+            return Ok(CacheStatus::Hit(r));
+        }
+        let dir = self.root.join("partial").join(&key.0);
+        let work = dir.join("work");
+        if work.exists() {
+            // Left by a crashed attempt: never published, safe to discard (checkpoints stay).
+            fs::remove_dir_all(&work).map_err(io("remove", &work))?;
+        }
+        let out = work.join("out");
+        fs::create_dir_all(&out).map_err(io("create", &out))?;
+        let checkpoints = dir.join("checkpoints");
+        fs::create_dir_all(&checkpoints).map_err(io("create", &checkpoints))?;
+        Ok(CacheStatus::Miss(Attempt {
+            key: key.clone(),
+            _lock: lock,
+            objects: self.root.join("objects"),
+            failed: self.root.join("failed"),
+            dir,
+            work,
+        }))
+    }
+
+    /// Records that `node` of the recipe `scope` last used `key`, and that `key` is the
+    /// latest result for the name `node` (for `show`). Unchanged refs are not rewritten, so
+    /// a no-op rerun does no writes.
+    pub fn set_ref(&self, scope: &str, node: &str, key: &NodeKey) -> Result<(), CacheError> {
+        for path in [self.ref_path(Some(scope), node), self.ref_path(None, node)] {
+            if read_ref(&path).as_ref() == Some(key) {
+                continue;
+            }
+            let body = serde_json::to_vec(&NameRef {
+                node: node.to_owned(),
+                key: key.clone(),
+            })
+            .map_err(|e| io("encode", &path)(std::io::Error::other(e)))?;
+            atomic::write(&path, &body).map_err(io("write", &path))?;
+        }
+        Ok(())
+    }
+
+    /// The key `node` of recipe `scope` last used (any recipe's when `scope` is `None`).
+    pub fn get_ref(&self, scope: Option<&str>, node: &str) -> Option<NodeKey> {
+        read_ref(&self.ref_path(scope, node))
+    }
+
+    fn ref_path(&self, scope: Option<&str>, node: &str) -> PathBuf {
+        let mut h = blake3::Hasher::new();
+        if let Some(scope) = scope {
+            h.update(scope.as_bytes());
+        }
+        h.update(b"\0");
+        h.update(node.as_bytes());
+        let h = h.finalize().to_hex();
+        self.root.join("refs").join(format!("{}.json", &h[..24]))
+    }
+
+    /// Every published key.
+    pub fn objects(&self) -> Result<Vec<NodeKey>, CacheError> {
+        let dir = self.root.join("objects");
+        let mut keys = Vec::new();
+        for e in fs::read_dir(&dir).map_err(io("list", &dir))? {
+            let e = e.map_err(io("list", &dir))?;
+            if let Some(name) = e.file_name().to_str() {
+                if NodeKey::is_prefix_like(name) && name.len() == 64 {
+                    keys.push(NodeKey(name.to_owned()));
+                }
+            }
+        }
+        keys.sort();
+        Ok(keys)
+    }
+
+    /// Keys starting with `prefix`.
+    pub fn find_prefix(&self, prefix: &str) -> Result<Vec<NodeKey>, CacheError> {
+        Ok(self
+            .objects()?
+            .into_iter()
+            .filter(|k| k.0.starts_with(prefix))
+            .collect())
+    }
+
+    /// Deletes a published object unless another process holds its lock. Returns whether it
+    /// was deleted.
+    pub fn remove(&self, key: &NodeKey) -> Result<bool, CacheError> {
+        let lock_path = self.root.join("locks").join(format!("{}.lock", key.0));
+        let lock = File::create(&lock_path).map_err(io("create", &lock_path))?;
+        if lock.try_lock().is_err() {
+            return Ok(false);
+        }
+        let dir = self.object_dir(key);
+        // Rename first so no reader ever sees a half-deleted object as complete.
+        let trash = self.root.join("partial").join(format!(".gc-{}", key.0));
+        fs::rename(&dir, &trash).map_err(io("move", &dir))?;
+        fs::remove_dir_all(&trash).map_err(io("remove", &trash))?;
+        drop(lock);
+        let _ = fs::remove_file(&lock_path);
+        Ok(true)
+    }
+
+    /// Total bytes under a directory (for `gc` and `show`).
+    pub fn dir_bytes(path: &Path) -> u64 {
+        walk_bytes(path)
+    }
+}
+
+fn read_ref(path: &Path) -> Option<NodeKey> {
+    let bytes = fs::read(path).ok()?;
+    serde_json::from_slice::<NameRef>(&bytes)
+        .ok()
+        .map(|r| r.key)
+}
+
+fn walk_bytes(path: &Path) -> u64 {
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.is_dir() => fs::read_dir(path)
+            .map(|rd| {
+                rd.filter_map(Result::ok)
+                    .map(|e| walk_bytes(&e.path()))
+                    .sum()
+            })
+            .unwrap_or(0),
+        Ok(m) => m.len(),
+        Err(_) => 0,
+    }
+}
+
+/// A running attempt at one key. Holding it means holding the key's lock; consuming it with
+/// [`Attempt::publish`] is the only way to create `objects/<key>`.
+pub struct Attempt {
+    key: NodeKey,
+    _lock: File,
+    objects: PathBuf,
+    failed: PathBuf,
+    dir: PathBuf,
+    work: PathBuf,
+}
+
+/// What the executor hands to [`Attempt::publish`].
+pub struct Draft {
+    /// Node name.
+    pub node: String,
+    /// Key material.
+    pub material: KeyMaterial,
+    /// Full parameters.
+    pub params: serde_json::Map<String, serde_json::Value>,
+    /// Input provenance.
+    pub origins: BTreeMap<String, Vec<InputOrigin>>,
+    /// Declared outputs.
+    pub outputs: Vec<OutputDecl>,
+    /// Stage metrics.
+    pub metrics: BTreeMap<String, f64>,
+    /// Unix start time.
+    pub started_unix: u64,
+    /// Stage wall time.
+    pub seconds: f64,
+}
+
+impl Attempt {
+    /// The key being computed.
+    pub fn key(&self) -> &NodeKey {
+        &self.key
+    }
+
+    /// Where the stage writes its outputs.
+    pub fn out_dir(&self) -> PathBuf {
+        self.work.join("out")
+    }
+
+    /// The crash-surviving checkpoint directory of this key.
+    pub fn checkpoint_dir(&self) -> PathBuf {
+        self.dir.join("checkpoints")
+    }
+
+    /// The attempt's log file.
+    pub fn log_path(&self) -> PathBuf {
+        self.work.join("log.txt")
+    }
+
+    /// Hashes and fsyncs the outputs, writes the record last, and renames the work directory
+    /// into `objects/`. Returns the published record.
+    pub fn publish(self, draft: Draft) -> Result<NodeRecord, CacheError> {
+        let out = self.out_dir();
+        let mut outputs = BTreeMap::new();
+        for decl in &draft.outputs {
+            let path = out.join(&decl.name);
+            let ok = match decl.kind {
+                OutputKind::File => path.is_file(),
+                OutputKind::Dir => path.is_dir(),
+            };
+            if !ok {
+                return Err(CacheError::MissingOutput {
+                    node: draft.node.clone(),
+                    output: decl.name.clone(),
+                });
+            }
+            sync_tree(&path).map_err(io("sync", &path))?;
+            let hash = match decl.kind {
+                OutputKind::File => file_hash::hash_file(&path),
+                OutputKind::Dir => file_hash::hash_dir(&path),
+            }
+            .map_err(io("hash", &path))?;
+            outputs.insert(
+                decl.name.clone(),
+                OutputRecord {
+                    kind: decl.kind,
+                    hash,
+                    bytes: walk_bytes(&path),
+                },
+            );
+        }
+        let log = self.log_path();
+        if let Ok(f) = File::open(&log) {
+            f.sync_all().map_err(io("sync", &log))?;
+        }
+        let record = NodeRecord {
+            format: RECORD_FORMAT,
+            key: self.key.clone(),
+            node: draft.node,
+            material: draft.material,
+            params: draft.params,
+            origins: draft.origins,
+            outputs,
+            metrics: draft.metrics,
+            started_unix: draft.started_unix,
+            seconds: draft.seconds,
+            unmt_version: env!("CARGO_PKG_VERSION").to_owned(),
+        };
+        let record_path = self.work.join("record.json");
+        let body = serde_json::to_vec_pretty(&record)
+            .map_err(|e| io("encode", &record_path)(std::io::Error::other(e)))?;
+        atomic::write(&record_path, &body).map_err(io("write", &record_path))?;
+        atomic::sync_dir(&out).map_err(io("sync", &out))?;
+        let target = self.objects.join(&self.key.0);
+        fs::rename(&self.work, &target).map_err(io("publish", &target))?;
+        atomic::sync_dir(&self.objects).map_err(io("sync", &self.objects))?;
+        // Checkpoints are only for resuming this key; the result now exists.
+        let _ = fs::remove_dir_all(&self.dir);
+        Ok(record)
+    }
+
+    /// Keeps the log and error of a failed attempt under `failed/<key>/` and returns that
+    /// directory. Checkpoints are kept so the next attempt can resume.
+    pub fn fail(self, error: &str) -> PathBuf {
+        let dest = self.failed.join(&self.key.0);
+        let _ = fs::remove_dir_all(&dest);
+        let _ = fs::create_dir_all(&dest);
+        let _ = fs::rename(self.log_path(), dest.join("log.txt"));
+        let _ = fs::write(dest.join("error.txt"), format!("{error}\n"));
+        let _ = fs::remove_dir_all(&self.work);
+        dest
+    }
+}
+
+fn sync_tree(path: &Path) -> std::io::Result<()> {
+    if path.is_dir() {
+        for e in fs::read_dir(path)? {
+            sync_tree(&e?.path())?;
+        }
+        atomic::sync_dir(path)
+    } else {
+        File::open(path)?.sync_all()
+    }
+}
+
+/// Hash of an external file through the memo.
+pub fn external_hash(cache: &Cache, path: &Path) -> Result<crate::plan::ContentHash, CacheError> {
+    cache.hasher.hash(path).map_err(io("hash", path))
+}

@@ -1,0 +1,111 @@
+//! Command-line arguments (clap derive).
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::graph::Format;
+
+/// Unsupervised machine translation research pipelines from TOML recipes.
+#[derive(Debug, Parser)]
+#[command(name = "unmt", version, about, max_term_width = 100)]
+pub struct Cli {
+    /// The cache directory.
+    #[arg(long, global = true, env = "UNMT_CACHE", default_value = "cache")]
+    pub cache: PathBuf,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate a recipe without running anything.
+    Check {
+        /// The recipe file.
+        recipe: PathBuf,
+    },
+    /// List every node as reuse / run (with the reason) / blocked.
+    Plan {
+        /// The recipe file.
+        recipe: PathBuf,
+        /// `default` (baseline + one sweep change at a time), `baseline`, or a `[plans]` name.
+        #[arg(long)]
+        plan: Option<String>,
+        /// Print a JSON array of {node, stage, action, reason, key}.
+        #[arg(long)]
+        json: bool,
+        /// GPU slots available.
+        #[arg(long, default_value_t = default_gpus())]
+        gpus: usize,
+    },
+    /// Run a recipe: execute what the plan says, reuse the rest.
+    Run {
+        /// The recipe file.
+        recipe: PathBuf,
+        /// `default` (baseline + one sweep change at a time), `baseline`, or a `[plans]` name.
+        #[arg(long)]
+        plan: Option<String>,
+        /// Nodes executing at once.
+        #[arg(long, short = 'j', default_value_t = 1)]
+        jobs: usize,
+        /// GPU slots: nodes that need a GPU executing at once.
+        #[arg(long, default_value_t = default_gpus())]
+        gpus: usize,
+        /// Go on with independent nodes after a failure.
+        #[arg(long)]
+        keep_going: bool,
+        /// Print events as JSON lines, ending with {"summary": ...}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Why does a node (re)run? A field-level diff of its stored and current key material.
+    Explain {
+        /// The recipe file.
+        recipe: PathBuf,
+        /// The node name (variants: `name[axis=value]`).
+        node: String,
+        /// The plan the node belongs to.
+        #[arg(long)]
+        plan: Option<String>,
+    },
+    /// Print the plan's DAG as Graphviz dot or Mermaid, coloured by planned action.
+    Graph {
+        /// The recipe file.
+        recipe: PathBuf,
+        /// Output syntax.
+        #[arg(long, value_enum, default_value = "dot")]
+        format: Format,
+        /// The plan to draw.
+        #[arg(long)]
+        plan: Option<String>,
+    },
+    /// Show a cached result: paths, record, metrics. NODE is a node name or a key prefix.
+    Show {
+        /// Node name (its last result) or key prefix.
+        node: String,
+        /// Print the record as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete cached results that no current recipe reaches.
+    Gc {
+        /// Recipes whose results to keep (default: every `recipes/*.toml`).
+        recipes: Vec<PathBuf>,
+        /// Only report what would be deleted.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// List the stage kinds and their parameters.
+    Stages,
+    /// Moses tokenization (or `--detok`) of stdin to stdout, as XLM preprocesses text.
+    Tokenize(crate::text::moses::TokenizeArgs),
+    /// fastBPE-compatible BPE: `learn`, `apply`, `vocab`.
+    Bpe(crate::text::bpe::BpeArgs),
+}
+
+/// One GPU slot when built with CUDA, none otherwise.
+fn default_gpus() -> usize {
+    usize::from(cfg!(feature = "cuda"))
+}

@@ -1,0 +1,136 @@
+//! What a running stage sees: its inputs, where to write, a log, metrics and progress.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use crate::stages::StageError;
+
+/// Sink for progress updates (done, total) of the running stage.
+pub type ProgressSink<'a> = &'a (dyn Fn(u64, u64) + Sync);
+
+/// The context handed to [`crate::stages::Stage::run`].
+pub struct StageCtx<'a> {
+    node: &'a str,
+    inputs: &'a BTreeMap<String, Vec<PathBuf>>,
+    out_dir: &'a Path,
+    checkpoint_dir: &'a Path,
+    log: &'a mut (dyn Write + Send),
+    metrics: BTreeMap<String, f64>,
+    progress: ProgressSink<'a>,
+    last_progress_ms: AtomicU64,
+    started: Instant,
+    threads: usize,
+}
+
+impl<'a> StageCtx<'a> {
+    /// Builds a context. `out_dir` and `checkpoint_dir` must exist.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        node: &'a str,
+        inputs: &'a BTreeMap<String, Vec<PathBuf>>,
+        out_dir: &'a Path,
+        checkpoint_dir: &'a Path,
+        log: &'a mut (dyn Write + Send),
+        progress: ProgressSink<'a>,
+        threads: usize,
+    ) -> Self {
+        Self {
+            node,
+            inputs,
+            out_dir,
+            checkpoint_dir,
+            log,
+            metrics: BTreeMap::new(),
+            progress,
+            last_progress_ms: AtomicU64::new(0),
+            started: Instant::now(),
+            threads: threads.max(1),
+        }
+    }
+
+    /// The node's name (for messages).
+    pub fn node(&self) -> &str {
+        self.node
+    }
+
+    /// The single path bound to `slot`.
+    pub fn input(&self, slot: &str) -> Result<&Path, StageError> {
+        match self.inputs.get(slot).map(Vec::as_slice) {
+            Some([one]) => Ok(one),
+            _ => Err(StageError::BadInput(format!(
+                "input slot `{slot}` of node `{}` must have exactly one file",
+                self.node
+            ))),
+        }
+    }
+
+    /// All paths bound to `slot` (empty when the slot is absent).
+    pub fn inputs(&self, slot: &str) -> &[PathBuf] {
+        self.inputs.get(slot).map_or(&[], Vec::as_slice)
+    }
+
+    /// Where to write output `name`. The stage must create it.
+    pub fn output(&self, name: &str) -> PathBuf {
+        self.out_dir.join(name)
+    }
+
+    /// A directory that survives a crash of this attempt, for resumable checkpoints of the
+    /// same node key. It is deleted once the node is published.
+    pub fn checkpoint_dir(&self) -> &Path {
+        self.checkpoint_dir
+    }
+
+    /// Threads the stage may use.
+    pub fn threads(&self) -> usize {
+        self.threads
+    }
+
+    /// Appends a line to the node's log (kept with the result, and with failures).
+    pub fn log(&mut self, line: impl AsRef<str>) {
+        // A full disk while logging must not fail the stage; the result is what matters.
+        let _ = writeln!(self.log, "{}", line.as_ref());
+    }
+
+    /// Records a metric in the node record (e.g. `bleu`, `lines_dropped`).
+    pub fn metric(&mut self, name: &str, value: f64) {
+        self.metrics.insert(name.to_owned(), value);
+    }
+
+    /// Reports progress; calls closer than 100 ms apart are dropped (except completion).
+    pub fn progress(&self, done: u64, total: u64) {
+        report(
+            self.progress,
+            &self.last_progress_ms,
+            self.started,
+            done,
+            total,
+        );
+    }
+
+    /// A `Sync` progress callback for library code running on several threads.
+    pub fn progress_fn(&self) -> impl Fn(u64, u64) + Sync + '_ {
+        let (sink, last, started) = (self.progress, &self.last_progress_ms, self.started);
+        move |done, total| report(sink, last, started, done, total)
+    }
+
+    /// The metrics recorded so far.
+    pub fn into_metrics(self) -> BTreeMap<String, f64> {
+        self.metrics
+    }
+}
+
+fn report(sink: ProgressSink<'_>, last: &AtomicU64, started: Instant, done: u64, total: u64) {
+    let now = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let prev = last.load(Ordering::Relaxed);
+    if (done < total && now < prev + 100)
+        || last
+            .compare_exchange(prev, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_err()
+    {
+        return;
+    }
+    sink(done, total);
+}

@@ -1,0 +1,321 @@
+//! Recipe + plan choice -> [`Graph`] in topological order.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::PathBuf;
+
+use crate::recipe::{self, Recipe, RecipeDiagnostics, RecipeError, Target, did_you_mean};
+use crate::stages::{DynStage, ResolvedParams, Signature};
+
+/// Which variants of a swept recipe to build.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlanChoice {
+    /// Baseline plus one axis value at a time (the default).
+    Default,
+    /// Only the recipe as written.
+    Baseline,
+    /// A `[plans.NAME]` cross product.
+    Named(String),
+}
+
+impl PlanChoice {
+    /// Parses `--plan NAME`.
+    pub fn from_arg(name: Option<&str>) -> Self {
+        match name {
+            None | Some("default") => Self::Default,
+            Some("baseline") => Self::Baseline,
+            Some(other) => Self::Named(other.to_owned()),
+        }
+    }
+}
+
+/// Where an input comes from.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// An external file.
+    File {
+        /// Its `[files]` name.
+        name: String,
+        /// Its path.
+        path: PathBuf,
+    },
+    /// Another node's output.
+    Node {
+        /// Index of the producer in [`Graph::nodes`] (always smaller than the consumer's).
+        index: usize,
+        /// The output name.
+        output: String,
+    },
+}
+
+/// One node to execute.
+#[derive(Debug, Clone)]
+pub struct GraphNode {
+    /// Unique name: the recipe node's, plus `[axis=value,...]` for variants.
+    pub name: String,
+    /// The recipe node it comes from.
+    pub base: String,
+    /// Stage kind.
+    pub stage: &'static dyn DynStage,
+    /// Parameters (with the variant's overrides).
+    pub params: ResolvedParams,
+    /// Inputs and outputs.
+    pub signature: Signature,
+    /// Inputs by slot.
+    pub inputs: BTreeMap<String, Vec<Source>>,
+}
+
+/// The nodes of one plan, topologically ordered (producers before consumers).
+#[derive(Debug, Clone)]
+pub struct Graph {
+    /// Nodes in topological order.
+    pub nodes: Vec<GraphNode>,
+    /// The recipe's identity (its absolute path), scoping node names in the cache's refs.
+    pub scope: String,
+}
+
+impl Graph {
+    /// The index of the node called `name`.
+    pub fn find(&self, name: &str) -> Option<usize> {
+        self.nodes.iter().position(|n| n.name == name)
+    }
+
+    /// `producer.output` for display.
+    pub fn source_label(&self, s: &Source) -> String {
+        match s {
+            Source::File { name, .. } => format!("{}.{name}", recipe::FILES),
+            Source::Node { index, output } => format!("{}.{output}", self.nodes[*index].name),
+        }
+    }
+
+    /// Indices of the nodes `i` reads from.
+    pub fn parents(&self, i: usize) -> BTreeSet<usize> {
+        self.nodes[i]
+            .inputs
+            .values()
+            .flatten()
+            .filter_map(|s| match s {
+                Source::Node { index, .. } => Some(*index),
+                Source::File { .. } => None,
+            })
+            .collect()
+    }
+}
+
+/// Builds the graph of `choice` over a validated recipe.
+pub fn build(recipe: &Recipe, choice: &PlanChoice) -> Result<Graph, RecipeDiagnostics> {
+    let order = topo_order(recipe);
+    let variants = variants(recipe, choice)?;
+    let scope = std::path::absolute(&recipe.path)
+        .unwrap_or_else(|_| recipe.path.clone())
+        .display()
+        .to_string();
+    let mut graph = Graph {
+        nodes: Vec::new(),
+        scope,
+    };
+    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut errors = Vec::new();
+    for variant in &variants {
+        // Which recipe nodes are touched (overridden or downstream), and by which overrides.
+        let mut touched: HashMap<&str, BTreeSet<(usize, usize)>> = HashMap::new();
+        for &i in &order {
+            let spec = &recipe.nodes[i];
+            let mut own: BTreeSet<(usize, usize)> = variant
+                .iter()
+                .filter(|(a, _)| recipe.axes[*a].node == spec.name)
+                .copied()
+                .collect();
+            for r in spec.inputs.values().flatten() {
+                if let Target::Node { node, .. } = &r.target {
+                    if let Some(up) = touched.get(node.as_str()) {
+                        own.extend(up.iter().copied());
+                    }
+                }
+            }
+            if !own.is_empty() || variant.is_empty() {
+                touched.insert(spec.name.as_str(), own);
+            }
+        }
+        for &i in &order {
+            let spec = &recipe.nodes[i];
+            let Some(overrides) = touched.get(spec.name.as_str()) else {
+                continue;
+            };
+            let name = variant_name(recipe, &spec.name, overrides);
+            if index.contains_key(&name) {
+                continue;
+            }
+            let own: Vec<(&str, &recipe::raw::Value)> = overrides
+                .iter()
+                .filter(|(a, _)| recipe.axes[*a].node == spec.name)
+                .map(|&(a, v)| {
+                    (
+                        recipe.axes[a].param.as_str(),
+                        &recipe.axes[a].values[v].value,
+                    )
+                })
+                .collect();
+            let params = if own.is_empty() {
+                spec.params.clone()
+            } else {
+                match recipe::resolve(spec.stage, &spec.raw_params, spec.params_span.clone(), &own)
+                {
+                    Ok(p) => p,
+                    Err(e) => {
+                        errors.push(recipe::params_error(
+                            e,
+                            spec.stage,
+                            &spec.raw_params,
+                            spec.params_span.clone(),
+                        ));
+                        continue;
+                    }
+                }
+            };
+            let mut inputs = BTreeMap::new();
+            for (slot, refs) in &spec.inputs {
+                let sources = refs
+                    .iter()
+                    .filter_map(|r| match &r.target {
+                        Target::File(f) => Some(Source::File {
+                            name: f.clone(),
+                            path: recipe.files[f].path.clone(),
+                        }),
+                        Target::Node { node, output } => {
+                            let parent = match touched.get(node.as_str()) {
+                                Some(ov) if !variant.is_empty() => variant_name(recipe, node, ov),
+                                _ => node.clone(),
+                            };
+                            index.get(&parent).map(|&index| Source::Node {
+                                index,
+                                output: output.clone(),
+                            })
+                        }
+                    })
+                    .collect();
+                inputs.insert(slot.clone(), sources);
+            }
+            let signature = spec.stage.signature(&params);
+            index.insert(name.clone(), graph.nodes.len());
+            graph.nodes.push(GraphNode {
+                name,
+                base: spec.name.clone(),
+                stage: spec.stage,
+                params,
+                signature,
+                inputs,
+            });
+        }
+    }
+    if errors.is_empty() {
+        Ok(graph)
+    } else {
+        Err(RecipeDiagnostics::new(
+            &recipe.path.display().to_string(),
+            &errors,
+            &recipe.sources,
+        ))
+    }
+}
+
+fn variant_name(recipe: &Recipe, base: &str, overrides: &BTreeSet<(usize, usize)>) -> String {
+    if overrides.is_empty() {
+        return base.to_owned();
+    }
+    let labels: Vec<String> = overrides
+        .iter()
+        .map(|&(a, v)| format!("{}={}", recipe.axes[a].path, recipe.axes[a].values[v].label))
+        .collect();
+    format!("{base}[{}]", labels.join(","))
+}
+
+/// Recipe node indices in topological order (ties by name). Validation rejected cycles.
+fn topo_order(recipe: &Recipe) -> Vec<usize> {
+    let pos: HashMap<&str, usize> = recipe
+        .nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.name.as_str(), i))
+        .collect();
+    let mut indegree = vec![0usize; recipe.nodes.len()];
+    let mut children = vec![Vec::new(); recipe.nodes.len()];
+    for (i, n) in recipe.nodes.iter().enumerate() {
+        let parents: BTreeSet<usize> = n
+            .inputs
+            .values()
+            .flatten()
+            .filter_map(|r| match &r.target {
+                Target::Node { node, .. } => pos.get(node.as_str()).copied(),
+                Target::File(_) => None,
+            })
+            .collect();
+        indegree[i] = parents.len();
+        for p in parents {
+            children[p].push(i);
+        }
+    }
+    let mut ready: BTreeSet<usize> = (0..recipe.nodes.len())
+        .filter(|&i| indegree[i] == 0)
+        .collect();
+    let mut order = Vec::new();
+    while let Some(i) = ready.pop_first() {
+        order.push(i);
+        for &c in &children[i] {
+            indegree[c] -= 1;
+            if indegree[c] == 0 {
+                ready.insert(c);
+            }
+        }
+    }
+    order
+}
+
+/// The variants of a plan, each a list of (axis, value) overrides.
+fn variants(
+    recipe: &Recipe,
+    choice: &PlanChoice,
+) -> Result<Vec<Vec<(usize, usize)>>, RecipeDiagnostics> {
+    let mut out = vec![Vec::new()];
+    match choice {
+        PlanChoice::Baseline => {}
+        PlanChoice::Default => {
+            for (a, axis) in recipe.axes.iter().enumerate() {
+                for v in 0..axis.values.len() {
+                    out.push(vec![(a, v)]);
+                }
+            }
+        }
+        PlanChoice::Named(name) => {
+            let Some(axes) = recipe.plans.get(name) else {
+                let known: Vec<&str> = recipe
+                    .plans
+                    .keys()
+                    .map(String::as_str)
+                    .chain(["default", "baseline"])
+                    .collect();
+                let err = RecipeError::global(format!("recipe has no plan `{name}`")).help(
+                    did_you_mean(name, known.iter().copied())
+                        .unwrap_or_else(|| format!("plans: {}", known.join(", "))),
+                );
+                return Err(RecipeDiagnostics::new(
+                    &recipe.path.display().to_string(),
+                    &[err],
+                    &recipe.sources,
+                ));
+            };
+            for &a in axes {
+                let mut next = Vec::new();
+                for prefix in &out {
+                    next.push(prefix.clone());
+                    for v in 0..recipe.axes[a].values.len() {
+                        let mut combo = prefix.clone();
+                        combo.push((a, v));
+                        next.push(combo);
+                    }
+                }
+                out = next;
+            }
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,12 @@
+//! The node graph of one plan: the recipe's nodes plus the sweep variants the plan asks for.
+//!
+//! A variant overrides some parameters; the overridden nodes and everything downstream of
+//! them are copied under names like `mlm[mlm.freeze_embeddings=true]`, while every node
+//! upstream is shared. Identical nodes are therefore built once per sweep, and the cache
+//! dedups any remaining identical work by key.
+
+mod build;
+mod render;
+
+pub use build::{Graph, GraphNode, PlanChoice, Source, build};
+pub use render::{Format, render};

@@ -1,0 +1,33 @@
+//! The `unmt` binary: parse arguments, run, render any error once.
+
+use clap::Parser;
+
+fn main() {
+    let cli = unmt::cli::Cli::parse();
+    let _ = miette::set_hook(Box::new(|_| {
+        use std::io::IsTerminal;
+        let tty = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+        Box::new(
+            miette::MietteHandlerOpts::new()
+                .terminal_links(false)
+                .unicode(true)
+                .color(tty)
+                .width(100)
+                .build(),
+        )
+    }));
+    // Every published result is complete and every attempt lives in a partial directory, so
+    // stopping at any instant is safe: say so and leave at once.
+    let _ = ctrlc::set_handler(|| {
+        eprintln!("\ninterrupted: nothing partial was published; rerun to continue");
+        std::process::exit(130);
+    });
+    let code = match unmt::cli::run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("{:?}", miette::Report::new(e));
+            2
+        }
+    };
+    std::process::exit(code);
+}

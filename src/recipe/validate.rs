@@ -1,0 +1,647 @@
+//! Second pass: [`RawFile`] -> [`Recipe`], checking everything that can be checked before
+//! anything runs: stage kinds, parameters, references, input slots, cycles, files, sweeps.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+use super::error::{RecipeError, did_you_mean};
+use super::raw::{ParamEntry, RawFile, RawNode, Value};
+use super::source::{Sources, Span};
+use crate::stages::{self, Arity, DynStage, ParamsError, ResolvedParams, Signature};
+
+/// The name that refers to external files in references (`files.NAME`).
+pub const FILES: &str = "files";
+
+/// A validated recipe.
+#[derive(Debug)]
+pub struct Recipe {
+    /// The root recipe file.
+    pub path: PathBuf,
+    /// All files it was read from (for later diagnostics).
+    pub sources: Sources,
+    /// External input files by name.
+    pub files: BTreeMap<String, FileInput>,
+    /// Nodes, sorted by name.
+    pub nodes: Vec<NodeSpec>,
+    /// Sweep axes.
+    pub axes: Vec<Axis>,
+    /// Named plans: the axes (indices into `axes`) to cross.
+    pub plans: BTreeMap<String, Vec<usize>>,
+}
+
+/// An external input file.
+#[derive(Debug, Clone)]
+pub struct FileInput {
+    /// Path (relative paths are resolved against the recipe that declares them).
+    pub path: PathBuf,
+    /// Where it is declared.
+    pub span: Span,
+}
+
+/// What a reference points at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// `files.NAME`.
+    File(String),
+    /// `NODE.OUTPUT`.
+    Node {
+        /// Producing node.
+        node: String,
+        /// Its output.
+        output: String,
+    },
+}
+
+/// A reference as written in `inputs`.
+#[derive(Debug, Clone)]
+pub struct Ref {
+    /// What it points at.
+    pub target: Target,
+    /// Where it is written.
+    pub span: Span,
+}
+
+impl Ref {
+    /// `node.output` or `files.name`, as written.
+    pub fn text(&self) -> String {
+        match &self.target {
+            Target::File(name) => format!("{FILES}.{name}"),
+            Target::Node { node, output } => format!("{node}.{output}"),
+        }
+    }
+}
+
+/// A validated node of the recipe (before sweep expansion).
+#[derive(Debug, Clone)]
+pub struct NodeSpec {
+    /// Node name.
+    pub name: String,
+    /// Span of the name.
+    pub span: Span,
+    /// Its stage kind.
+    pub stage: &'static dyn DynStage,
+    /// Input slots and their references.
+    pub inputs: BTreeMap<String, Vec<Ref>>,
+    /// Parameters as written (for sweep overrides).
+    pub raw_params: Vec<ParamEntry>,
+    /// Span of the `params` table.
+    pub params_span: Span,
+    /// Validated parameters.
+    pub params: ResolvedParams,
+    /// Inputs and outputs for these parameters.
+    pub signature: Signature,
+}
+
+impl std::fmt::Debug for dyn DynStage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.kind())
+    }
+}
+
+/// One sweep axis: alternative values of one node parameter.
+#[derive(Debug, Clone)]
+pub struct Axis {
+    /// `node.param`.
+    pub path: String,
+    /// The node.
+    pub node: String,
+    /// The parameter.
+    pub param: String,
+    /// Span of the axis key.
+    pub span: Span,
+    /// The alternatives, each with the node's parameters under that value.
+    pub values: Vec<AxisValue>,
+}
+
+/// One alternative of an axis.
+#[derive(Debug, Clone)]
+pub struct AxisValue {
+    /// The value as a short label (`true`, `16000`, `aligned`).
+    pub label: String,
+    /// The value as written.
+    pub value: Value,
+    /// The node's parameters with this value.
+    pub params: ResolvedParams,
+}
+
+/// Validates a merged raw recipe.
+pub fn validate(
+    path: PathBuf,
+    raw: RawFile,
+    sources: Sources,
+) -> Result<Recipe, (Vec<RecipeError>, Sources)> {
+    let mut errors = Vec::new();
+    let mut files = BTreeMap::new();
+    for f in &raw.files {
+        let p = f.path.get_ref();
+        if !p.is_file() {
+            errors.push(
+                RecipeError::at(
+                    f.path.span(),
+                    format!("input file `{}` does not exist", p.display()),
+                    if p.exists() {
+                        "not a regular file"
+                    } else {
+                        "no such file"
+                    },
+                )
+                .help("paths are relative to the recipe file that declares them"),
+            );
+        }
+        files.insert(
+            f.name.get_ref().clone(),
+            FileInput {
+                path: p.clone(),
+                span: f.path.span(),
+            },
+        );
+    }
+    let mut nodes: Vec<NodeSpec> = Vec::new();
+    for node in &raw.nodes {
+        if node.name.get_ref() == FILES {
+            errors.push(RecipeError::at(
+                node.name.span(),
+                "`files` is reserved for external inputs",
+                "rename this node",
+            ));
+            continue;
+        }
+        if let Some(spec) = node_spec(node, &mut errors) {
+            nodes.push(spec);
+        }
+    }
+    nodes.sort_by(|a, b| a.name.cmp(&b.name));
+    check_references(&raw.nodes, &nodes, &files, &mut errors);
+    check_cycles(&nodes, &mut errors);
+    let axes = check_axes(&raw, &nodes, &mut errors);
+    let mut plans = BTreeMap::new();
+    for plan in &raw.plans {
+        let mut idx = Vec::new();
+        for a in &plan.cross {
+            match axes.iter().position(|x: &Axis| &x.path == a.get_ref()) {
+                Some(i) => idx.push(i),
+                None => errors.push(
+                    RecipeError::at(
+                        a.span(),
+                        format!(
+                            "plan `{}` crosses unknown axis `{}`",
+                            plan.name.get_ref(),
+                            a.get_ref()
+                        ),
+                        "not a `[sweep]` axis",
+                    )
+                    .maybe_help(did_you_mean(
+                        a.get_ref(),
+                        axes.iter().map(|x| x.path.as_str()),
+                    )),
+                ),
+            }
+        }
+        if ["default", "baseline"].contains(&plan.name.get_ref().as_str()) {
+            errors.push(RecipeError::at(
+                plan.name.span(),
+                format!("plan name `{}` is built in", plan.name.get_ref()),
+                "choose another name",
+            ));
+        }
+        plans.insert(plan.name.get_ref().clone(), idx);
+    }
+    if errors.is_empty() {
+        Ok(Recipe {
+            path,
+            sources,
+            files,
+            nodes,
+            axes,
+            plans,
+        })
+    } else {
+        Err((errors, sources))
+    }
+}
+
+fn node_spec(node: &RawNode, errors: &mut Vec<RecipeError>) -> Option<NodeSpec> {
+    let name = node.name.get_ref();
+    let Some(kind) = &node.stage else {
+        errors.push(
+            RecipeError::at(
+                node.name.span(),
+                format!("node `{name}` has no `stage`"),
+                "add `stage = \"...\"`",
+            )
+            .help(format!("stage kinds: {}", kinds().join(", "))),
+        );
+        return None;
+    };
+    let Some(stage) = stages::find(kind.get_ref()) else {
+        errors.push(
+            RecipeError::at(
+                kind.span(),
+                format!("unknown stage kind `{}`", kind.get_ref()),
+                "no such stage",
+            )
+            .help(
+                did_you_mean(kind.get_ref(), kinds())
+                    .unwrap_or_else(|| format!("stage kinds: {}", kinds().join(", "))),
+            ),
+        );
+        return None;
+    };
+    let params = match resolve(stage, &node.params, node.params_span.clone(), &[]) {
+        Ok(p) => p,
+        Err(e) => {
+            errors.push(params_error(
+                e,
+                stage,
+                &node.params,
+                node.params_span.clone(),
+            ));
+            return None;
+        }
+    };
+    let signature = stage.signature(&params);
+    let mut inputs = BTreeMap::new();
+    for input in &node.inputs {
+        let refs = input
+            .refs
+            .iter()
+            .filter_map(|r| parse_ref(r, errors))
+            .collect::<Vec<_>>();
+        inputs.insert(input.slot.get_ref().clone(), refs);
+    }
+    Some(NodeSpec {
+        name: name.clone(),
+        span: node.name.span(),
+        stage,
+        inputs,
+        raw_params: node.params.clone(),
+        params_span: node.params_span.clone(),
+        params,
+        signature,
+    })
+}
+
+fn kinds() -> Vec<&'static str> {
+    stages::registry().iter().map(|s| s.kind()).collect()
+}
+
+fn parse_ref(r: &Spanned<String>, errors: &mut Vec<RecipeError>) -> Option<Ref> {
+    match r.get_ref().split_once('.') {
+        Some((a, b)) if !a.is_empty() && !b.is_empty() => Some(Ref {
+            target: if a == FILES {
+                Target::File(b.to_owned())
+            } else {
+                Target::Node {
+                    node: a.to_owned(),
+                    output: b.to_owned(),
+                }
+            },
+            span: r.span(),
+        }),
+        _ => {
+            errors.push(RecipeError::at(
+                r.span(),
+                format!("malformed reference `{}`", r.get_ref()),
+                "expected `node.output` or `files.NAME`",
+            ));
+            None
+        }
+    }
+}
+
+/// Resolves a node's parameters with some keys overridden (for sweeps).
+pub fn resolve(
+    stage: &dyn DynStage,
+    entries: &[ParamEntry],
+    span: Span,
+    overriding: &[(&str, &Value)],
+) -> Result<ResolvedParams, ParamsError> {
+    let mut table = DeTable::new();
+    for e in entries {
+        if overriding.iter().any(|(k, _)| *k == e.key.get_ref()) {
+            continue;
+        }
+        table.insert(
+            Spanned::new(e.key.span(), Cow::Owned(e.key.get_ref().clone())),
+            e.value.clone(),
+        );
+    }
+    for (k, v) in overriding {
+        table.insert(
+            Spanned::new(v.span(), Cow::Owned((*k).to_owned())),
+            (*v).clone(),
+        );
+    }
+    stage.resolve(Spanned::new(span, DeValue::Table(table)))
+}
+
+/// Turns a parameter error into a located recipe error.
+pub fn params_error(
+    e: ParamsError,
+    stage: &dyn DynStage,
+    entries: &[ParamEntry],
+    table: Span,
+) -> RecipeError {
+    match e {
+        ParamsError::UnknownKey { key, span, known } => RecipeError::at(
+            span,
+            format!("unknown parameter `{key}` for stage `{}`", stage.kind()),
+            "not a parameter of this stage",
+        )
+        .help(
+            did_you_mean(&key, known.iter().copied())
+                .unwrap_or_else(|| format!("parameters: {}", known.join(", "))),
+        ),
+        ParamsError::Type { message, span } => RecipeError::at(
+            span.unwrap_or(table),
+            format!("invalid parameter for stage `{}`: {message}", stage.kind()),
+            "here",
+        ),
+        ParamsError::Invalid(inv) => {
+            let span = entries
+                .iter()
+                .find(|e| e.key.get_ref() == &inv.field)
+                .map_or(table, |e| e.value.span());
+            RecipeError::at(
+                span,
+                format!("parameter `{}` {}", inv.field, inv.message),
+                "out of range",
+            )
+        }
+    }
+}
+
+fn check_references(
+    raw: &[RawNode],
+    nodes: &[NodeSpec],
+    files: &BTreeMap<String, FileInput>,
+    errors: &mut Vec<RecipeError>,
+) {
+    let by_name: BTreeMap<&str, &NodeSpec> = nodes.iter().map(|n| (n.name.as_str(), n)).collect();
+    let all_names: Vec<&str> = raw.iter().map(|n| n.name.get_ref().as_str()).collect();
+    for node in nodes {
+        let raw_node = raw.iter().find(|r| r.name.get_ref() == &node.name);
+        for (slot, refs) in &node.inputs {
+            let slot_span = raw_node
+                .and_then(|r| r.inputs.iter().find(|i| i.slot.get_ref() == slot))
+                .map_or(node.span.clone(), |i| i.slot.span());
+            let Some(decl) = node.signature.slot(slot) else {
+                let names: Vec<&str> = node
+                    .signature
+                    .inputs
+                    .iter()
+                    .map(|s| s.name.as_str())
+                    .collect();
+                errors.push(
+                    RecipeError::at(
+                        slot_span,
+                        format!("stage `{}` has no input slot `{slot}`", node.stage.kind()),
+                        "unknown slot",
+                    )
+                    .help(
+                        did_you_mean(slot, names.iter().copied())
+                            .unwrap_or_else(|| format!("input slots: {}", names.join(", "))),
+                    ),
+                );
+                continue;
+            };
+            if decl.arity != Arity::Many && refs.len() > 1 {
+                errors.push(RecipeError::at(
+                    slot_span.clone(),
+                    format!(
+                        "input slot `{slot}` takes one reference, got {}",
+                        refs.len()
+                    ),
+                    "give a single `node.output`",
+                ));
+            }
+            for r in refs {
+                match &r.target {
+                    Target::File(name) => {
+                        if !files.contains_key(name) {
+                            errors.push(
+                                RecipeError::at(
+                                    r.span.clone(),
+                                    format!("no file named `{name}` in `[files]`"),
+                                    "dangling reference",
+                                )
+                                .maybe_help(did_you_mean(name, files.keys().map(String::as_str))),
+                            );
+                        }
+                    }
+                    Target::Node {
+                        node: target,
+                        output,
+                    } => match by_name.get(target.as_str()) {
+                        None if all_names.contains(&target.as_str()) => {} // reported at its definition
+                        None => errors.push(
+                            RecipeError::at(
+                                r.span.clone(),
+                                format!("no node named `{target}`"),
+                                "dangling reference",
+                            )
+                            .maybe_help(did_you_mean(
+                                target,
+                                all_names.iter().copied().chain([FILES]),
+                            )),
+                        ),
+                        Some(t) if t.signature.output(output).is_none() => {
+                            let outs: Vec<&str> = t
+                                .signature
+                                .outputs
+                                .iter()
+                                .map(|o| o.name.as_str())
+                                .collect();
+                            errors.push(
+                                RecipeError::at(
+                                    r.span.clone(),
+                                    format!(
+                                        "node `{target}` ({}) has no output `{output}`",
+                                        t.stage.kind()
+                                    ),
+                                    "dangling reference",
+                                )
+                                .help(
+                                    did_you_mean(output, outs.iter().copied())
+                                        .unwrap_or_else(|| format!("outputs: {}", outs.join(", "))),
+                                ),
+                            );
+                        }
+                        Some(_) => {}
+                    },
+                }
+            }
+        }
+        for slot in &node.signature.inputs {
+            if slot.arity != Arity::Optional && !node.inputs.contains_key(&slot.name) {
+                errors.push(RecipeError::at(
+                    node.span.clone(),
+                    format!("node `{}` is missing input `{}`", node.name, slot.name),
+                    format!("add `inputs = {{ {} = \"node.output\" }}`", slot.name),
+                ));
+            }
+        }
+    }
+}
+
+fn check_cycles(nodes: &[NodeSpec], errors: &mut Vec<RecipeError>) {
+    let mut g = petgraph::graph::DiGraph::<usize, Span>::new();
+    let idx: BTreeMap<&str, _> = nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.name.as_str(), g.add_node(i)))
+        .collect();
+    for (i, n) in nodes.iter().enumerate() {
+        for r in n.inputs.values().flatten() {
+            if let Target::Node { node, .. } = &r.target {
+                if let Some(&from) = idx.get(node.as_str()) {
+                    g.add_edge(from, idx[n.name.as_str()], r.span.clone());
+                    let _ = i;
+                }
+            }
+        }
+    }
+    for scc in petgraph::algo::tarjan_scc(&g) {
+        let cyclic = scc.len() > 1 || g.contains_edge(scc[0], scc[0]);
+        if !cyclic {
+            continue;
+        }
+        let mut names: Vec<&str> = scc.iter().map(|&ix| nodes[g[ix]].name.as_str()).collect();
+        names.sort_unstable();
+        let mut edges = g
+            .edge_indices()
+            .filter(|&e| {
+                let (a, b) = g.edge_endpoints(e).unwrap_or((scc[0], scc[0]));
+                scc.contains(&a) && scc.contains(&b)
+            })
+            .map(|e| g[e].clone())
+            .collect::<Vec<_>>();
+        edges.sort_by_key(|s| s.start);
+        let mut err = RecipeError::at(
+            edges[0].clone(),
+            format!(
+                "dependency cycle between nodes {}",
+                names
+                    .iter()
+                    .map(|n| format!("`{n}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            "this reference closes a cycle",
+        );
+        for e in &edges[1..] {
+            err = err.also(e.clone(), "part of the cycle");
+        }
+        errors.push(err);
+    }
+}
+
+fn check_axes(raw: &RawFile, nodes: &[NodeSpec], errors: &mut Vec<RecipeError>) -> Vec<Axis> {
+    let mut axes = Vec::new();
+    for a in &raw.sweep {
+        let path = a.path.get_ref();
+        let Some((node_name, param)) = path.split_once('.') else {
+            errors.push(RecipeError::at(
+                a.path.span(),
+                format!("sweep axis `{path}` is not a `node.param` path"),
+                "expected `node.param`",
+            ));
+            continue;
+        };
+        let Some(node) = nodes.iter().find(|n| n.name == node_name) else {
+            errors.push(
+                RecipeError::at(
+                    a.path.span(),
+                    format!("sweep axis `{path}` matches no parameter: no node `{node_name}`"),
+                    "unknown node",
+                )
+                .maybe_help(did_you_mean(
+                    node_name,
+                    nodes.iter().map(|n| n.name.as_str()),
+                )),
+            );
+            continue;
+        };
+        let fields = node.stage.param_fields();
+        if !fields.contains(&param) {
+            errors.push(
+                RecipeError::at(
+                    a.path.span(),
+                    format!(
+                        "sweep axis `{path}` matches no parameter of stage `{}`",
+                        node.stage.kind()
+                    ),
+                    "unknown parameter",
+                )
+                .help(
+                    did_you_mean(param, fields.iter().copied())
+                        .unwrap_or_else(|| format!("parameters: {}", fields.join(", "))),
+                ),
+            );
+            continue;
+        }
+        if a.values.is_empty() {
+            errors.push(RecipeError::at(
+                a.path.span(),
+                format!("sweep axis `{path}` has no values"),
+                "add at least one alternative",
+            ));
+            continue;
+        }
+        let mut values = Vec::new();
+        for v in &a.values {
+            match resolve(
+                node.stage,
+                &node.raw_params,
+                node.params_span.clone(),
+                &[(param, v)],
+            ) {
+                Ok(params) => values.push(AxisValue {
+                    label: label(v.get_ref()),
+                    value: v.clone(),
+                    params,
+                }),
+                Err(e) => errors.push(params_error(
+                    e,
+                    node.stage,
+                    &[ParamEntry {
+                        key: Spanned::new(v.span(), param.to_owned()),
+                        value: v.clone(),
+                    }],
+                    v.span(),
+                )),
+            }
+        }
+        axes.push(Axis {
+            path: path.clone(),
+            node: node_name.to_owned(),
+            param: param.to_owned(),
+            span: a.path.span(),
+            values,
+        });
+    }
+    axes
+}
+
+/// A short label for a TOML value, used in variant node names.
+fn label(v: &DeValue<'_>) -> String {
+    match v {
+        DeValue::String(s) => s.to_string(),
+        DeValue::Integer(i) => i.to_string(),
+        DeValue::Float(f) => f.to_string(),
+        DeValue::Boolean(b) => b.to_string(),
+        DeValue::Datetime(d) => d.to_string(),
+        DeValue::Array(a) => format!(
+            "[{}]",
+            a.iter()
+                .map(|x| label(x.get_ref()))
+                .collect::<Vec<_>>()
+                .join(",")
+        ),
+        DeValue::Table(_) => "{..}".to_owned(),
+    }
+}

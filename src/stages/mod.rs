@@ -1,0 +1,57 @@
+//! Stage kinds: the units of work a recipe's nodes run.
+//!
+//! Each kind lives in its own module with its `Params` (documented defaults), a
+//! `CODE_VERSION`, and a `run` over explicit inputs. [`registry`] is the single list of kinds.
+
+mod binarize;
+mod bpe_apply;
+mod bpe_learn;
+mod command;
+mod corpus;
+mod error;
+pub mod params;
+mod signature;
+mod stage;
+pub mod text_io;
+mod tokenize;
+mod vocab;
+
+pub use binarize::{BinarizeStage, BinarizeStageParams};
+pub use bpe_apply::{BpeApplyParams, BpeApplyStage};
+pub use bpe_learn::{BpeLearnParams, BpeLearnStage};
+pub use command::{CommandParams, CommandStage};
+pub use corpus::{CorpusParams, CorpusStage};
+pub use error::{IoContext, StageError};
+pub use params::{InvalidParam, ParamsError, Validate};
+pub use signature::{Arity, InputSlot, OutputDecl, OutputKind, Signature};
+pub use stage::{DynStage, Registered, ResolvedParams, Stage};
+pub use tokenize::{DetokenizeParams, DetokenizeStage, TokenizeStage};
+pub use vocab::{VocabParams, VocabStage};
+
+/// Every stage kind, in the order `unmt stages` lists them.
+pub fn registry() -> &'static [&'static dyn DynStage] {
+    static CORPUS: Registered<CorpusStage> = Registered::new();
+    static COMMAND: Registered<CommandStage> = Registered::new();
+    static BPE_LEARN: Registered<BpeLearnStage> = Registered::new();
+    static BPE_APPLY: Registered<BpeApplyStage> = Registered::new();
+    static VOCAB: Registered<VocabStage> = Registered::new();
+    static BINARIZE: Registered<BinarizeStage> = Registered::new();
+    static TOKENIZE: Registered<TokenizeStage> = Registered::new();
+    static DETOKENIZE: Registered<DetokenizeStage> = Registered::new();
+    static ALL: [&dyn DynStage; 8] = [
+        &CORPUS,
+        &COMMAND,
+        &TOKENIZE,
+        &DETOKENIZE,
+        &BPE_LEARN,
+        &BPE_APPLY,
+        &VOCAB,
+        &BINARIZE,
+    ];
+    &ALL
+}
+
+/// The stage kind called `kind`.
+pub fn find(kind: &str) -> Option<&'static dyn DynStage> {
+    registry().iter().copied().find(|s| s.kind() == kind)
+}

@@ -1,0 +1,141 @@
+//! The contract every stage kind implements, and its type-erased form for the registry.
+
+use std::any::Any;
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use toml::Spanned;
+use toml::de::DeValue;
+
+use super::error::StageError;
+use super::params::{self, ParamsError, Validate};
+use super::signature::Signature;
+use crate::exec::StageCtx;
+
+/// A stage kind: typed parameters, a declared code version, and a run over explicit inputs.
+///
+/// `run` must only read the input paths the context hands out and only write below the
+/// output directory (and the checkpoint directory): that is what makes its result a pure
+/// function of the node key.
+pub trait Stage: Sync + 'static {
+    /// The name used in recipes (`stage = "corpus"`).
+    const KIND: &'static str;
+    /// Bumped whenever the stage's output for the same inputs and parameters changes.
+    /// It is part of every node key of this kind.
+    const CODE_VERSION: u32;
+    /// One line for `unmt stages` and error messages.
+    const SUMMARY: &'static str;
+    /// The parameters; `Default` must be the documented defaults.
+    type Params: DeserializeOwned + Serialize + Default + Validate + Send + Sync + 'static;
+
+    /// Input slots and outputs for these parameters.
+    fn signature(params: &Self::Params) -> Signature;
+
+    /// Whether a node needs a GPU slot (executors run at most `--gpus` of these at once).
+    fn needs_gpu(_params: &Self::Params) -> bool {
+        false
+    }
+
+    /// Runs the stage.
+    fn run(params: &Self::Params, ctx: &mut StageCtx<'_>) -> Result<(), StageError>;
+}
+
+/// Validated parameters of one node.
+#[derive(Clone)]
+pub struct ResolvedParams {
+    /// Every field, defaults included.
+    pub full: serde_json::Map<String, serde_json::Value>,
+    /// Only the non-default fields: what the node key hashes.
+    pub canonical: std::collections::BTreeMap<String, serde_json::Value>,
+    typed: Arc<dyn Any + Send + Sync>,
+}
+
+impl std::fmt::Debug for ResolvedParams {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResolvedParams")
+            .field("canonical", &self.canonical)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A stage kind behind a pointer, as the registry holds it.
+pub trait DynStage: Sync {
+    /// See [`Stage::KIND`].
+    fn kind(&self) -> &'static str;
+    /// See [`Stage::CODE_VERSION`].
+    fn code_version(&self) -> u32;
+    /// See [`Stage::SUMMARY`].
+    fn summary(&self) -> &'static str;
+    /// The parameter names (for sweep-axis checks and "did you mean").
+    fn param_fields(&self) -> &'static [&'static str];
+    /// Deserializes and validates a spanned `params` table.
+    fn resolve(&self, table: Spanned<DeValue<'static>>) -> Result<ResolvedParams, ParamsError>;
+    /// See [`Stage::signature`].
+    fn signature(&self, params: &ResolvedParams) -> Signature;
+    /// See [`Stage::needs_gpu`].
+    fn needs_gpu(&self, params: &ResolvedParams) -> bool;
+    /// See [`Stage::run`].
+    fn run(&self, params: &ResolvedParams, ctx: &mut StageCtx<'_>) -> Result<(), StageError>;
+}
+
+/// Adapts a [`Stage`] to [`DynStage`].
+pub struct Registered<S>(PhantomData<S>);
+
+impl<S> Registered<S> {
+    /// The adapter (a zero-sized value, usable in statics).
+    pub const fn new() -> Self {
+        Self(PhantomData)
+    }
+}
+
+impl<S> Default for Registered<S> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<S: Stage> Registered<S> {
+    fn typed<'a>(&self, params: &'a ResolvedParams) -> &'a S::Params {
+        params.typed.downcast_ref::<S::Params>().unwrap_or_else(|| {
+            unreachable!("params of `{}` resolved by another stage kind", S::KIND)
+        })
+    }
+}
+
+impl<S: Stage> DynStage for Registered<S> {
+    fn kind(&self) -> &'static str {
+        S::KIND
+    }
+    fn code_version(&self) -> u32 {
+        S::CODE_VERSION
+    }
+    fn summary(&self) -> &'static str {
+        S::SUMMARY
+    }
+    fn param_fields(&self) -> &'static [&'static str] {
+        params::struct_fields::<S::Params>()
+    }
+    fn resolve(&self, table: Spanned<DeValue<'static>>) -> Result<ResolvedParams, ParamsError> {
+        let typed: S::Params = params::deserialize(table)?;
+        let forms = params::canonicalize(&typed).map_err(|e| ParamsError::Type {
+            message: format!("cannot encode parameters: {e}"),
+            span: None,
+        })?;
+        Ok(ResolvedParams {
+            full: forms.full,
+            canonical: forms.canonical,
+            typed: Arc::new(typed),
+        })
+    }
+    fn signature(&self, params: &ResolvedParams) -> Signature {
+        S::signature(self.typed(params))
+    }
+    fn needs_gpu(&self, params: &ResolvedParams) -> bool {
+        S::needs_gpu(self.typed(params))
+    }
+    fn run(&self, params: &ResolvedParams, ctx: &mut StageCtx<'_>) -> Result<(), StageError> {
+        S::run(self.typed(params), ctx)
+    }
+}

@@ -1,0 +1,118 @@
+//! Every kind of recipe error, rendered as the user sees it (snapshots).
+
+use crate::common::{Env, stderr};
+
+fn check(files: &[(&str, &str)]) -> String {
+    let env = Env::new();
+    env.write("a.txt", "one line\n");
+    for (name, text) in files {
+        env.write(name, text);
+    }
+    let out = env.unmt(&["check", files[0].0]);
+    assert_eq!(out.status.code(), Some(2), "expected a recipe error");
+    stderr(&out)
+}
+
+const OK_NODE: &str = "[files]\na = \"a.txt\"\n\n[nodes.corpus_a]\nstage = \"corpus\"\ninputs = { text = \"files.a\" }\n";
+
+#[test]
+fn unknown_top_level_key() {
+    insta::assert_snapshot!(check(&[("r.toml", "[node.x]\nstage = \"corpus\"\n")]));
+}
+
+#[test]
+fn unknown_parameter_with_suggestion() {
+    insta::assert_snapshot!(check(&[(
+        "r.toml",
+        &format!("{OK_NODE}params = {{ dedupe = true }}\n")
+    )]));
+}
+
+#[test]
+fn wrong_parameter_type() {
+    insta::assert_snapshot!(check(&[(
+        "r.toml",
+        &format!("{OK_NODE}params = {{ valid = \"ten\" }}\n")
+    )]));
+}
+
+#[test]
+fn out_of_range_parameter() {
+    insta::assert_snapshot!(check(&[(
+        "r.toml",
+        &format!("{OK_NODE}params = {{ min_words = 0 }}\n")
+    )]));
+}
+
+#[test]
+fn unknown_stage_kind() {
+    insta::assert_snapshot!(check(&[("r.toml", "[nodes.c]\nstage = \"corpra\"\n")]));
+}
+
+#[test]
+fn dangling_references() {
+    insta::assert_snapshot!(check(&[(
+        "r.toml",
+        &format!(
+            "{OK_NODE}\n[nodes.sorted]\nstage = \"command\"\ninputs = {{ text = \"corpus_a.trian\", more = \"corpus_b.train\", file = \"files.b\" }}\nparams = {{ run = [\"sort\", \"{{in.text}}\"], stdout = \"sorted\" }}\n"
+        )
+    )]));
+}
+
+#[test]
+fn dependency_cycle() {
+    let node = |name: &str, input: &str| {
+        format!(
+            "[nodes.{name}]\nstage = \"command\"\ninputs = {{ x = \"{input}.out\" }}\nparams = {{ run = [\"true\"], stdout = \"out\" }}\n\n"
+        )
+    };
+    insta::assert_snapshot!(check(&[("r.toml", &(node("a", "b") + &node("b", "a")))]));
+}
+
+#[test]
+fn missing_input_file() {
+    insta::assert_snapshot!(check(&[("r.toml", "[files]\nen = \"data/missing.txt\"\n")]));
+}
+
+#[test]
+fn sweep_axis_matching_no_parameter() {
+    insta::assert_snapshot!(check(&[(
+        "r.toml",
+        &format!("{OK_NODE}\n[sweep]\n\"corpus_a.dedupe\" = [true]\n\"corpus_b.seed\" = [1]\n")
+    )]));
+}
+
+#[test]
+fn unquoted_sweep_axis() {
+    insta::assert_snapshot!(check(&[(
+        "r.toml",
+        &format!("{OK_NODE}\n[sweep]\ncorpus_a.seed = [1]\n")
+    )]));
+}
+
+#[test]
+fn missing_stage_and_input_slot() {
+    insta::assert_snapshot!(check(&[(
+        "r.toml",
+        "[nodes.c]\nparams = {}\n\n[nodes.d]\nstage = \"corpus\"\n"
+    )]));
+}
+
+#[test]
+fn invalid_toml() {
+    insta::assert_snapshot!(check(&[("r.toml", "[nodes.c\nstage = 1\n")]));
+}
+
+#[test]
+fn errors_in_an_extended_file_point_into_that_file() {
+    insta::assert_snapshot!(check(&[
+        (
+            "pair.toml",
+            "extends = \"base.toml\"\n\n[files]\na = \"a.txt\"\n"
+        ),
+        (
+            "base.toml",
+            "[nodes.corpus_a]\nstage = \"corpus\"\ninputs = { text = \"files.a\" }\nparams = { seed = -1 }\n"
+        ),
+    ]));
+}

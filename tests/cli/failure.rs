@@ -1,0 +1,131 @@
+//! Crashes, kills and failing nodes never leave anything that looks complete.
+
+use std::time::{Duration, Instant};
+
+use crate::common::{Env, list, names, stdout};
+
+const SLOW: &str = r#"[nodes.slow]
+stage = "command"
+params = { run = ["sh", "-c", "echo partial > \"$0\"; [ -e fast.flag ] || sleep 30; echo done >> \"$0\"", "{out.x}"], outputs = ["x"] }
+
+[nodes.after]
+stage = "command"
+inputs = { x = "slow.x" }
+params = { run = ["cat", "{in.x}"], stdout = "copy" }
+"#;
+
+#[test]
+fn sigkill_mid_node_leaves_no_result_and_the_next_run_completes() {
+    let env = Env::new();
+    env.write("r.toml", SLOW);
+    let mut cmd = env.command(&["run", "r.toml"]);
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    let child = cmd.spawn().expect("spawn");
+    let pid = child.id();
+    // Wait until the node has written part of its output inside its attempt directory.
+    let started = Instant::now();
+    let partial = loop {
+        let found = list(&env.path("cache/partial"))
+            .into_iter()
+            .map(|d| d.join("work/out/x"))
+            .find(|p| p.exists());
+        if let Some(p) = found {
+            break p;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "node never started"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let killed = std::process::Command::new("kill")
+        .args(["-9", "--", &format!("-{pid}")])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let _ = child.wait_with_output();
+    assert!(env.objects().is_empty(), "nothing may be published");
+    assert!(
+        !partial
+            .parent()
+            .and_then(|p| p.parent())
+            .expect("work dir")
+            .join("record.json")
+            .exists()
+    );
+
+    env.write("fast.flag", "");
+    let s = env.run("r.toml", &[], 0);
+    assert_eq!(s.executed, names(&["after", "slow"]));
+    let out = stdout(&env.unmt(&["show", "after", "--json"]));
+    let path = serde_json::from_str::<serde_json::Value>(&out).expect("json")["path"]
+        .as_str()
+        .expect("path")
+        .to_owned();
+    assert_eq!(
+        std::fs::read_to_string(std::path::Path::new(&path).join("out/copy")).expect("read"),
+        "partial\ndone\n"
+    );
+}
+
+const FAILING: &str = r#"[files]
+a = "a.txt"
+
+[nodes.bad]
+stage = "command"
+params = { run = ["sh", "-c", "echo about to fail; echo oops >&2; exit 3"], stdout = "x" }
+
+[nodes.after_bad]
+stage = "command"
+inputs = { x = "bad.x" }
+params = { run = ["cat", "{in.x}"], stdout = "y" }
+
+[nodes.good]
+stage = "corpus"
+inputs = { text = "files.a" }
+"#;
+
+#[test]
+fn a_failed_node_keeps_its_log_and_independent_nodes_are_published() {
+    let env = Env::new();
+    env.write("a.txt", "hello\n").write("r.toml", FAILING);
+    let s = env.run("r.toml", &["--keep-going"], 1);
+    assert_eq!(s.failed, names(&["bad"]));
+    assert_eq!(s.blocked, names(&["after_bad"]));
+    assert_eq!(s.executed, names(&["good"]));
+    let failed = list(&env.path("cache/failed"));
+    assert_eq!(failed.len(), 1);
+    let log = std::fs::read_to_string(failed[0].join("log.txt")).expect("log kept");
+    assert!(log.contains("oops"), "{log}");
+    assert_eq!(env.objects().len(), 1, "only `good` is published");
+    // Without --keep-going the run stops scheduling after the failure, and still exits 1.
+    let env2 = Env::new();
+    env2.write("a.txt", "hello\n").write("r.toml", FAILING);
+    let s2 = env2.run("r.toml", &[], 1);
+    assert_eq!(s2.failed, names(&["bad"]));
+}
+
+#[test]
+fn invalid_utf8_lines_are_dropped_and_counted() {
+    let env = Env::new();
+    std::fs::write(
+        env.path("a.txt"),
+        b"good line\n\xff\xfe bad\n\nanother good line\n",
+    )
+    .expect("write");
+    env.write(
+        "r.toml",
+        "[files]\na = \"a.txt\"\n[nodes.c]\nstage = \"corpus\"\ninputs = { text = \"files.a\" }\n",
+    );
+    env.run("r.toml", &[], 0);
+    let v: serde_json::Value =
+        serde_json::from_str(&stdout(&env.unmt(&["show", "c", "--json"]))).expect("json");
+    assert_eq!(v["metrics"]["invalid_utf8"], 1.0);
+    assert_eq!(v["metrics"]["empty"], 1.0);
+    assert_eq!(v["metrics"]["train"], 2.0);
+    let log = std::fs::read_to_string(
+        std::path::Path::new(v["path"].as_str().expect("path")).join("log.txt"),
+    )
+    .expect("log");
+    assert!(log.contains("line 2: invalid UTF-8"), "{log}");
+}

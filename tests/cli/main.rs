@@ -1,0 +1,9 @@
+//! Integration tests: the real `unmt` binary on tiny recipes in temporary directories.
+//! One test binary (like `just`'s suite) to keep link time down.
+
+mod common;
+
+mod diagnostics;
+mod engine;
+mod failure;
+mod quickstart;

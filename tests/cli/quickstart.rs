@@ -1,0 +1,38 @@
+//! The shipped recipes run end to end, and a second language pair reuses the shared nodes.
+
+use crate::common::{Env, stdout};
+
+fn repo(rel: &str) -> String {
+    format!("{}/{rel}", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn quickstart_runs_and_a_new_pair_reuses_the_english_side() {
+    let env = Env::new();
+    let first = env.run(&repo("recipes/quickstart.toml"), &["-j", "2"], 0);
+    assert!(
+        first.failed.is_empty() && first.reused.is_empty(),
+        "{first:?}"
+    );
+    assert!(first.executed.iter().any(|n| n == "data_lmr"), "{first:?}");
+
+    let pair = env.run(&repo("recipes/en-sq.toml"), &["-j", "2"], 0);
+    for shared in ["corpus_en", "tok_en", "tok_en_valid"] {
+        assert!(
+            pair.reused.iter().any(|n| n == shared),
+            "{shared} should be reused: {pair:?}"
+        );
+    }
+    for changed in ["corpus_lmr", "tok_lmr", "bpe", "data_en"] {
+        assert!(
+            pair.executed.iter().any(|n| n == changed),
+            "{changed} should run: {pair:?}"
+        );
+    }
+    let show: serde_json::Value =
+        serde_json::from_str(&stdout(&env.unmt(&["show", "data_lmr", "--json"]))).expect("json");
+    assert!(
+        show["metrics"]["n_sentences"].as_f64().unwrap_or(0.0) > 300.0,
+        "{show}"
+    );
+}
