@@ -16,9 +16,11 @@
 pub mod backend;
 pub mod cache;
 pub mod cli;
+pub mod embed;
 pub mod error;
 pub mod exec;
 pub mod graph;
+pub mod metrics;
 pub mod plan;
 pub mod recipe;
 pub mod report;

@@ -94,10 +94,10 @@ impl FileHasher {
                 && s.size == meta.len()
                 && s.mtime_ns == mtime_ns
         };
-        if let Some(s) = lock(&self.entries).get(&abs) {
-            if probe(s) {
-                return Ok(s.hash.clone());
-            }
+        if let Some(s) = lock(&self.entries).get(&abs)
+            && probe(s)
+        {
+            return Ok(s.hash.clone());
         }
         let hash = hash_file(&abs)?;
         lock(&self.entries).insert(

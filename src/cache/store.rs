@@ -213,10 +213,11 @@ impl Cache {
         let mut keys = Vec::new();
         for e in fs::read_dir(&dir).map_err(io("list", &dir))? {
             let e = e.map_err(io("list", &dir))?;
-            if let Some(name) = e.file_name().to_str() {
-                if NodeKey::is_prefix_like(name) && name.len() == 64 {
-                    keys.push(NodeKey(name.to_owned()));
-                }
+            if let Some(name) = e.file_name().to_str()
+                && NodeKey::is_prefix_like(name)
+                && name.len() == 64
+            {
+                keys.push(NodeKey(name.to_owned()));
             }
         }
         keys.sort();

@@ -103,6 +103,14 @@ pub enum Command {
     Tokenize(crate::text::moses::TokenizeArgs),
     /// fastBPE-compatible BPE: `learn`, `apply`, `vocab`.
     Bpe(crate::text::bpe::BpeArgs),
+    /// fastText skip-gram subword embeddings (`.vec` + safetensors).
+    Skipgram(crate::embed::skipgram::SkipgramArgs),
+    /// BLEU / chrF / chrF++ like the `sacrebleu` CLI, with paired significance tests.
+    Score(crate::metrics::ScoreArgs),
+    /// Map two `.vec` files into one space (VecMap `--identical` / `--supervised`).
+    Vecmap(crate::embed::vecmap::VecmapArgs),
+    /// Bilingual lexicon induction P@1/5/10 (NN, CSLS) of two `.vec` files on a dictionary.
+    Bli(crate::embed::bli::BliArgs),
 }
 
 /// One GPU slot when built with CUDA, none otherwise.

@@ -58,6 +58,16 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         Command::Bpe(args) => crate::text::bpe::run(&args)
             .map(|()| 0)
             .map_err(Error::tool),
+        Command::Skipgram(args) => crate::embed::skipgram::run(&args)
+            .map(|()| 0)
+            .map_err(Error::tool),
+        Command::Score(args) => crate::metrics::run(&args).map(|()| 0).map_err(Error::tool),
+        Command::Vecmap(args) => crate::embed::vecmap::run(&args)
+            .map(|()| 0)
+            .map_err(Error::tool),
+        Command::Bli(args) => crate::embed::bli::run_bli(&args)
+            .map(|()| 0)
+            .map_err(Error::tool),
     }
 }
 
@@ -100,7 +110,7 @@ fn plan_cmd(
     let _ = cache.hasher().save();
     let mut out = std::io::stdout().lock();
     if json {
-        let text = serde_json::to_string_pretty(&plan).map_err(|e| Error::tool(e))?;
+        let text = serde_json::to_string_pretty(&plan).map_err(Error::tool)?;
         let _ = writeln!(out, "{text}");
         return Ok(0);
     }
@@ -296,7 +306,7 @@ fn show(cache_dir: &Path, what: &str, json: bool) -> Result<i32, Error> {
     let dir = cache.object_dir(&key);
     let mut out = std::io::stdout().lock();
     if json {
-        let mut v = serde_json::to_value(&record).map_err(|e| Error::tool(e))?;
+        let mut v = serde_json::to_value(&record).map_err(Error::tool)?;
         v["path"] = serde_json::json!(dir);
         let _ = writeln!(out, "{v:#}");
         return Ok(0);

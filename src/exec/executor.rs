@@ -194,7 +194,7 @@ fn finish(
             }
             summary.executed.push(name);
             state[i] = State::Done;
-            known[i] = Known::Done(rec);
+            known[i] = Known::Done(Box::new(rec));
         }
         Outcome::Reused(rec) => {
             cache.set_ref(&graph.scope, &name, &rec.key)?;
@@ -207,7 +207,7 @@ fn finish(
             }
             summary.reused.push(name);
             state[i] = State::Done;
-            known[i] = Known::Done(rec);
+            known[i] = Known::Done(Box::new(rec));
         }
         Outcome::Failed => {
             summary.failed.push(name);

@@ -126,10 +126,10 @@ pub fn build(recipe: &Recipe, choice: &PlanChoice) -> Result<Graph, RecipeDiagno
                 .copied()
                 .collect();
             for r in spec.inputs.values().flatten() {
-                if let Target::Node { node, .. } = &r.target {
-                    if let Some(up) = touched.get(node.as_str()) {
-                        own.extend(up.iter().copied());
-                    }
+                if let Target::Node { node, .. } = &r.target
+                    && let Some(up) = touched.get(node.as_str())
+                {
+                    own.extend(up.iter().copied());
                 }
             }
             if !own.is_empty() || variant.is_empty() {

@@ -2,10 +2,10 @@
 
 pub mod explain;
 mod key;
-mod plan;
+mod planner;
 
 pub use explain::{Change, Current, diff};
 pub use key::{ContentHash, ENGINE_FORMAT, KeyMaterial, NodeKey};
-pub use plan::{
+pub use planner::{
     Action, InputState, Inputs, Known, Plan, PlannedNode, make, resolve_inputs, why_run,
 };

@@ -94,17 +94,17 @@ impl LocatedError {
     fn new(error: &RecipeError, sources: &Sources) -> Self {
         let mut labels = Vec::new();
         let mut source = None;
-        if let Some(span) = &error.span {
-            if let Some((named, local)) = sources.locate(span) {
-                source = Some(named);
-                labels.push(LabeledSpan::new_primary_with_span(
-                    Some(error.label.clone()),
-                    local,
-                ));
-                for (span, label) in &error.extra {
-                    if let Some((_, local)) = sources.locate(span) {
-                        labels.push(LabeledSpan::new_with_span(Some(label.clone()), local));
-                    }
+        if let Some(span) = &error.span
+            && let Some((named, local)) = sources.locate(span)
+        {
+            source = Some(named);
+            labels.push(LabeledSpan::new_primary_with_span(
+                Some(error.label.clone()),
+                local,
+            ));
+            for (span, label) in &error.extra {
+                if let Some((_, local)) = sources.locate(span) {
+                    labels.push(LabeledSpan::new_with_span(Some(label.clone()), local));
                 }
             }
         }

@@ -495,13 +495,12 @@ fn check_cycles(nodes: &[NodeSpec], errors: &mut Vec<RecipeError>) {
         .enumerate()
         .map(|(i, n)| (n.name.as_str(), g.add_node(i)))
         .collect();
-    for (i, n) in nodes.iter().enumerate() {
+    for n in nodes {
         for r in n.inputs.values().flatten() {
-            if let Target::Node { node, .. } = &r.target {
-                if let Some(&from) = idx.get(node.as_str()) {
-                    g.add_edge(from, idx[n.name.as_str()], r.span.clone());
-                    let _ = i;
-                }
+            if let Target::Node { node, .. } = &r.target
+                && let Some(&from) = idx.get(node.as_str())
+            {
+                g.add_edge(from, idx[n.name.as_str()], r.span.clone());
             }
         }
     }

@@ -77,7 +77,7 @@ impl Stage for BinarizeStage {
         let json = serde_json::to_value(&meta).unwrap_or_default();
         ctx.log(format!("{json}"));
         if let Some(obj) = json.as_object() {
-            for (k, v) in obj {
+            for (k, v) in obj.iter().filter(|(k, _)| k.starts_with("n_")) {
                 if let Some(x) = v.as_f64() {
                     ctx.metric(k, x);
                 }

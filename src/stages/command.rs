@@ -161,14 +161,14 @@ impl Stage for CommandStage {
 
 /// Expands placeholders in one argument.
 fn expand(arg: &str, ctx: &StageCtx<'_>) -> Result<Vec<String>, StageError> {
-    if let Some(slot) = arg.strip_prefix("{in.").and_then(|s| s.strip_suffix('}')) {
-        if !slot.contains(['{', '}']) {
-            return Ok(ctx
-                .inputs(slot)
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect());
-        }
+    if let Some(slot) = arg.strip_prefix("{in.").and_then(|s| s.strip_suffix('}'))
+        && !slot.contains(['{', '}'])
+    {
+        return Ok(ctx
+            .inputs(slot)
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect());
     }
     let mut out = String::new();
     let mut rest = arg;

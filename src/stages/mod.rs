@@ -4,41 +4,53 @@
 //! `CODE_VERSION`, and a `run` over explicit inputs. [`registry`] is the single list of kinds.
 
 mod binarize;
+mod bli;
 mod bpe_apply;
 mod bpe_learn;
 mod command;
 mod corpus;
 mod error;
 pub mod params;
+mod score;
 mod signature;
+mod skipgram;
 mod stage;
 pub mod text_io;
 mod tokenize;
+mod vecmap;
 mod vocab;
 
 pub use binarize::{BinarizeStage, BinarizeStageParams};
+pub use bli::BliStage;
 pub use bpe_apply::{BpeApplyParams, BpeApplyStage};
 pub use bpe_learn::{BpeLearnParams, BpeLearnStage};
 pub use command::{CommandParams, CommandStage};
 pub use corpus::{CorpusParams, CorpusStage};
 pub use error::{IoContext, StageError};
 pub use params::{InvalidParam, ParamsError, Validate};
+pub use score::{ScoreParams, ScoreStage};
 pub use signature::{Arity, InputSlot, OutputDecl, OutputKind, Signature};
+pub use skipgram::SkipgramStage;
 pub use stage::{DynStage, Registered, ResolvedParams, Stage};
 pub use tokenize::{DetokenizeParams, DetokenizeStage, TokenizeStage};
+pub use vecmap::VecmapStage;
 pub use vocab::{VocabParams, VocabStage};
 
 /// Every stage kind, in the order `unmt stages` lists them.
 pub fn registry() -> &'static [&'static dyn DynStage] {
     static CORPUS: Registered<CorpusStage> = Registered::new();
     static COMMAND: Registered<CommandStage> = Registered::new();
+    static TOKENIZE: Registered<TokenizeStage> = Registered::new();
+    static DETOKENIZE: Registered<DetokenizeStage> = Registered::new();
     static BPE_LEARN: Registered<BpeLearnStage> = Registered::new();
     static BPE_APPLY: Registered<BpeApplyStage> = Registered::new();
     static VOCAB: Registered<VocabStage> = Registered::new();
     static BINARIZE: Registered<BinarizeStage> = Registered::new();
-    static TOKENIZE: Registered<TokenizeStage> = Registered::new();
-    static DETOKENIZE: Registered<DetokenizeStage> = Registered::new();
-    static ALL: [&dyn DynStage; 8] = [
+    static SKIPGRAM: Registered<SkipgramStage> = Registered::new();
+    static VECMAP: Registered<VecmapStage> = Registered::new();
+    static BLI: Registered<BliStage> = Registered::new();
+    static SCORE: Registered<ScoreStage> = Registered::new();
+    static ALL: [&dyn DynStage; 12] = [
         &CORPUS,
         &COMMAND,
         &TOKENIZE,
@@ -47,6 +59,10 @@ pub fn registry() -> &'static [&'static dyn DynStage] {
         &BPE_APPLY,
         &VOCAB,
         &BINARIZE,
+        &SKIPGRAM,
+        &VECMAP,
+        &BLI,
+        &SCORE,
     ];
     &ALL
 }

@@ -7,3 +7,4 @@ mod diagnostics;
 mod engine;
 mod failure;
 mod quickstart;
+mod stages;

@@ -61,7 +61,7 @@ pub struct Plan {
 #[derive(Debug, Clone)]
 pub enum Known {
     /// Published (reused or just run): outputs and their hashes.
-    Done(NodeRecord),
+    Done(Box<NodeRecord>),
     /// Will run, outputs not known yet.
     Pending,
     /// Cannot run, or failed.
@@ -238,7 +238,7 @@ pub fn make(graph: &Graph, cache: &Cache, gpus: usize) -> Result<(Plan, Vec<Know
                             Action::Reuse,
                             format!("cached {}", key.short()),
                             Some(key),
-                            Known::Done(rec),
+                            Known::Done(Box::new(rec)),
                         ),
                         None => (
                             Action::Run,

@@ -1,0 +1,75 @@
+//! VecMap cross-lingual embedding mapping (artetxem/vecmap `map_embeddings.py`, commit
+//! b560c94e), the `--identical` recipe (seed = identical strings, self-learning with
+//! stochastic CSLS dictionary induction, then one whiten / orthogonal / re-weight / de-whiten
+//! mapping) and the `--supervised DICT` recipe (the same final mapping on a given dictionary,
+//! no self-learning).
+//!
+//! Differences from the Python reference, all deliberate:
+//! - random numbers: dropout masks come from a counter-based hash of (seed, iteration,
+//!   direction, row, column) instead of NumPy's global Mersenne Twister, so runs are
+//!   deterministic and parallel, but not bit-identical to VecMap's;
+//! - small `dim x dim` algebra (SVDs, inverses) runs in f64; the big products in f32 (VecMap's
+//!   default precision fp32);
+//! - the whitening inverse is built from the same SVD (`V diag(s) V^T`) instead of
+//!   `numpy.linalg.inv`, and all final transforms are composed into one `dim x dim` matrix per
+//!   side before the single big product;
+//! - duplicated words map to their first occurrence (VecMap's dict keeps the last).
+
+pub mod cli;
+pub mod csls;
+pub mod induction;
+pub mod map;
+pub mod normalize;
+pub mod params;
+pub mod procrustes;
+pub mod seed;
+pub mod whitening;
+
+pub use cli::{VecmapArgs, run};
+pub use map::{VecmapResult, map};
+pub use params::{Direction, Mode, Side, VecmapParams};
+
+use std::path::PathBuf;
+
+/// Errors of the VecMap pipeline.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum VecmapError {
+    /// A parameter is out of range.
+    #[error("validate vecmap params: {0}")]
+    Params(String),
+    /// Reading or writing embeddings failed.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Format(#[from] crate::embed::vec_format::VecFormatError),
+    /// Reading the seed dictionary failed.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Dictionary(#[from] crate::embed::bli::BliError),
+    /// The two embedding sets have different dimensions.
+    #[error("map embeddings: source dim {src} differs from target dim {trg}")]
+    DimMismatch { src: usize, trg: usize },
+    /// The seed dictionary is empty (no identical strings / no in-vocabulary pair).
+    #[error("build the seed dictionary: no pair has both words in the vocabularies")]
+    EmptySeed,
+    /// Supervised mode without a dictionary, or identical mode with one.
+    #[error("build the seed dictionary: {0}")]
+    SeedMode(String),
+    /// An SVD did not converge.
+    #[error("compute an svd ({0:?})")]
+    Svd(faer::linalg::svd::SvdError),
+    /// Whitening needs the dictionary rows to span the space.
+    #[error(
+        "whiten the embeddings: the dictionary rows have rank < dim (smallest singular value {0:e}); use more pairs or whiten = false"
+    )]
+    SingularWhitening(f64),
+    /// An output file could not be written.
+    #[error("write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Parameters file problems.
+    #[error("read params file {path}: {message}")]
+    ParamsFile { path: PathBuf, message: String },
+}

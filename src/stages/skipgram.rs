@@ -1,0 +1,59 @@
+//! `skipgram`: fastText skip-gram subword embeddings of one corpus (or, given several, of
+//! their concatenation: the paper's "joint fastText" baseline).
+
+use super::error::StageError;
+use super::params::{InvalidParam, Validate};
+use super::signature::{Arity, Signature};
+use super::stage::Stage;
+use crate::embed::skipgram::{self, SkipgramError, SkipgramParams};
+use crate::exec::StageCtx;
+
+impl Validate for SkipgramParams {
+    fn validate(&self) -> Result<(), InvalidParam> {
+        SkipgramParams::validate(self).map_err(|e| match e {
+            SkipgramError::InvalidParam { name, reason } => InvalidParam::new(name, reason),
+            other => InvalidParam::new("dim", other.to_string()),
+        })
+    }
+}
+
+/// The `skipgram` stage. Outputs the fastText `.vec` text file and the same vectors as
+/// safetensors (tensor `vectors`, words in the metadata) for fast reloading.
+///
+/// With `thread` other than 1, training is Hogwild (lock-free) as in fastText, so reruns give
+/// slightly different vectors; the cache makes every downstream node use one run's result.
+pub struct SkipgramStage;
+
+impl Stage for SkipgramStage {
+    const KIND: &'static str = "skipgram";
+    const CODE_VERSION: u32 = 1;
+    const SUMMARY: &'static str =
+        "fastText skip-gram with character n-gram subwords (.vec + safetensors)";
+    type Params = SkipgramParams;
+
+    fn signature(_: &SkipgramParams) -> Signature {
+        Signature::default()
+            .input("text", Arity::Many)
+            .file("vec")
+            .file("vectors")
+    }
+
+    fn run(p: &SkipgramParams, ctx: &mut StageCtx<'_>) -> Result<(), StageError> {
+        let inputs = ctx.inputs("text").to_vec();
+        let model = {
+            let progress = ctx.progress_fn();
+            skipgram::train(&inputs, p, &progress).map_err(StageError::library)?
+        };
+        model
+            .write_vec(&ctx.output("vec"))
+            .map_err(StageError::library)?;
+        model
+            .write_safetensors(&ctx.output("vectors"))
+            .map_err(StageError::library)?;
+        let stats = model.stats();
+        ctx.log(format!("{stats:?}"));
+        #[allow(clippy::cast_precision_loss)]
+        ctx.metric("words", model.words().len() as f64);
+        Ok(())
+    }
+}
