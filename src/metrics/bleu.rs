@@ -1,7 +1,6 @@
 //! Corpus and sentence BLEU, a port of sacrebleu/metrics/bleu.py (sacrebleu 2.6.0):
 //! `BLEU._preprocess_segment`, `_extract_reference_info`, `_get_closest_ref_len`,
 //! `_compute_segment_statistics` and `compute_bleu`.
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::metrics::MetricsError;
@@ -283,14 +282,7 @@ pub fn segment_stats(hyp: &str, refs: &[&str], p: &BleuParams) -> Vec<i64> {
 /// Statistics of every segment. `refs[k][i]` is line `i` of reference stream `k`; all
 /// streams must have `hyps.len()` lines (checked by the callers that read files).
 pub fn corpus_stats(hyps: &[String], refs: &[Vec<String>], p: &BleuParams) -> SegmentStats {
-    let rows: Vec<Vec<i64>> = (0..hyps.len())
-        .into_par_iter()
-        .map(|i| {
-            let r: Vec<&str> = refs.iter().map(|s| s[i].as_str()).collect();
-            segment_stats(&hyps[i], &r, p)
-        })
-        .collect();
-    SegmentStats::from_rows(p.dim(), rows)
+    SegmentStats::per_segment(p.dim(), hyps, refs, |h, r| segment_stats(h, r, p))
 }
 
 /// Corpus BLEU (`BLEU.corpus_score`).

@@ -1,7 +1,6 @@
 //! chrF and chrF++, a port of sacrebleu/metrics/chrf.py (sacrebleu 2.6.0):
 //! `CHRF._remove_punctuation`, `_get_match_statistics`, `_compute_f_score`,
 //! `_compute_segment_statistics` and helpers.py `extract_all_char_ngrams`.
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::metrics::MetricsError;
@@ -244,14 +243,7 @@ pub fn segment_stats(hyp: &str, refs: &[&str], p: &ChrfParams) -> Vec<i64> {
 
 /// Statistics of every segment (`refs[k][i]` = line `i` of reference stream `k`).
 pub fn corpus_stats(hyps: &[String], refs: &[Vec<String>], p: &ChrfParams) -> SegmentStats {
-    let rows: Vec<Vec<i64>> = (0..hyps.len())
-        .into_par_iter()
-        .map(|i| {
-            let r: Vec<&str> = refs.iter().map(|s| s[i].as_str()).collect();
-            segment_stats(&hyps[i], &r, p)
-        })
-        .collect();
-    SegmentStats::from_rows(p.dim(), rows)
+    SegmentStats::per_segment(p.dim(), hyps, refs, |h, r| segment_stats(h, r, p))
 }
 
 /// Corpus chrF (`CHRF.corpus_score`), 0-100.

@@ -15,6 +15,26 @@ pub struct SegmentStats {
 }
 
 impl SegmentStats {
+    /// Statistics of every segment, computed in parallel by `segment(hyp, refs_of_segment)`.
+    /// `refs[k][i]` is line `i` of reference stream `k`; every stream has `hyps.len()` lines
+    /// (checked by the callers that read files).
+    pub fn per_segment(
+        dim: usize,
+        hyps: &[String],
+        refs: &[Vec<String>],
+        segment: impl Fn(&str, &[&str]) -> Vec<i64> + Sync,
+    ) -> Self {
+        use rayon::prelude::*;
+        let rows: Vec<Vec<i64>> = (0..hyps.len())
+            .into_par_iter()
+            .map(|i| {
+                let r: Vec<&str> = refs.iter().map(|s| s[i].as_str()).collect();
+                segment(&hyps[i], &r)
+            })
+            .collect();
+        Self::from_rows(dim, rows)
+    }
+
     /// Build from rows that all have length `dim`.
     pub fn from_rows(dim: usize, rows: Vec<Vec<i64>>) -> Self {
         let mut data = Vec::with_capacity(rows.len() * dim);

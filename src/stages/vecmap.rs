@@ -69,17 +69,8 @@ impl Stage for VecmapStage {
         let path = ctx.output("summary");
         let json = serde_json::to_vec_pretty(s).map_err(StageError::library)?;
         std::fs::write(&path, json).ctx("write", &path)?;
-        let sample: Vec<String> = s
-            .seed_sample
-            .iter()
-            .take(20)
-            .map(|(a, b)| format!("{a}={b}"))
-            .collect();
-        ctx.log(format!(
-            "seed: {} pairs, e.g. {}",
-            s.seed_size,
-            sample.join(" ")
-        ));
+        let sample = s.seed_preview(20);
+        ctx.log(format!("seed: {} pairs, e.g. {}", s.seed_size, sample));
         #[allow(clippy::cast_precision_loss)]
         {
             ctx.metric("iterations", s.iterations as f64);

@@ -180,7 +180,8 @@ pub struct BinarizedWriter<'d> {
 }
 
 impl<'d> BinarizedWriter<'d> {
-    /// Creates (truncates) `path` and writes a placeholder header.
+    /// Creates (truncates) `path` and reserves the header; [`Self::finish`] writes the real
+    /// header last, so an interrupted write never looks like a valid file.
     pub fn create(
         path: &Path,
         dico: &'d Dictionary,

@@ -158,12 +158,7 @@ pub fn run(args: &VecmapArgs) -> Result<(), VecmapError> {
     write_vec(&args.src_out, &result.src)?;
     write_vec(&args.trg_out, &result.trg)?;
     let s = &result.summary;
-    let sample: Vec<String> = s
-        .seed_sample
-        .iter()
-        .take(20)
-        .map(|(a, b)| format!("{a}={b}"))
-        .collect();
+    let sample = s.seed_preview(20);
     eprintln!(
         "vecmap: src {} words, trg {} words, dim {}; seed {} pairs ({} oov) e.g. {}",
         src.len(),
@@ -171,7 +166,7 @@ pub fn run(args: &VecmapArgs) -> Result<(), VecmapError> {
         src.dim,
         s.seed_size,
         s.seed_oov,
-        sample.join(" ")
+        sample
     );
     eprintln!(
         "vecmap: {} iterations, objective {:.6} (best {:.6}), converged {}, final dictionary {} pairs, {:.1}s",

@@ -64,6 +64,18 @@ pub struct VecmapSummary {
     pub wall_time_s: f64,
 }
 
+impl VecmapSummary {
+    /// The first `n` seed pairs as `src=trg`, space-separated, for logs.
+    pub fn seed_preview(&self, n: usize) -> String {
+        self.seed_sample
+            .iter()
+            .take(n)
+            .map(|(a, b)| format!("{a}={b}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
 /// Maps `src` and `trg` into a shared space. `seed_dict` is required in supervised mode and
 /// must be `None` in identical mode. `on_progress(iteration, max_iterations)` is called once
 /// per self-learning iteration (the total is only an upper bound).
