@@ -21,10 +21,12 @@ pub mod error;
 pub mod exec;
 pub mod graph;
 pub mod metrics;
+pub mod model;
 pub mod plan;
 pub mod recipe;
 pub mod report;
 pub mod stages;
 pub mod text;
+pub mod train;
 
 pub use error::Error;

@@ -1,6 +1,6 @@
 //! The content-addressed cache: published node results, locks, attempts, hashes.
 
-mod atomic;
+pub mod atomic;
 pub mod file_hash;
 mod gc;
 mod record;

@@ -1,0 +1,244 @@
+//! Named parameter tensors <-> safetensors files.
+//!
+//! A module's float parameters are named by their Burn module path joined with `.`
+//! (`layers.0.attention.q_lin.weight`). Linear weights are stored as Burn keeps them,
+//! `[d_input, d_output]` (the transpose of PyTorch's `[out, in]`). Files are written to a
+//! temporary name and renamed, so a crash never leaves a truncated checkpoint.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
+use burn::tensor::backend::Backend;
+use burn::tensor::{Tensor, TensorData};
+use safetensors::Dtype;
+use safetensors::tensor::{SafeTensors, TensorView};
+
+/// Errors of reading or writing checkpoints. Messages read after "failed to".
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum CheckpointError {
+    /// The file could not be read or written.
+    #[error("{action} checkpoint {path}")]
+    Io {
+        /// `read` or `write`.
+        action: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not a valid checkpoint for this module.
+    #[error("load checkpoint {path}: {reason}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// A float tensor on the host: shape and row-major values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostTensor {
+    /// Dimensions.
+    pub shape: Vec<usize>,
+    /// Values, row-major.
+    pub values: Vec<f32>,
+}
+
+impl HostTensor {
+    /// Copies a device tensor to the host.
+    pub fn from_tensor<B: Backend, const D: usize>(t: &Tensor<B, D>) -> Self {
+        let data = t.clone().into_data().convert::<f32>();
+        Self {
+            shape: data.shape.clone().to_vec(),
+            values: data.to_vec::<f32>().unwrap_or_default(),
+        }
+    }
+
+    /// Uploads to a device tensor of rank `D`.
+    pub fn to_tensor<B: Backend, const D: usize>(&self, device: &B::Device) -> Tensor<B, D> {
+        Tensor::from_data(TensorData::new(self.values.clone(), self.shape.clone()), device)
+    }
+}
+
+/// Every float parameter of `module` by name.
+pub fn named_parameters<B: Backend, M: Module<B>>(module: &M) -> BTreeMap<String, HostTensor> {
+    struct Collect {
+        path: Vec<String>,
+        out: BTreeMap<String, HostTensor>,
+    }
+    impl<B: Backend> ModuleVisitor<B> for Collect {
+        fn enter_module(&mut self, name: &str, _: &str) {
+            self.path.push(name.to_owned());
+        }
+        fn exit_module(&mut self, _: &str, _: &str) {
+            self.path.pop();
+        }
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+            self.out
+                .insert(self.path.join("."), HostTensor::from_tensor(&param.val()));
+        }
+    }
+    let mut c = Collect {
+        path: Vec::new(),
+        out: BTreeMap::new(),
+    };
+    module.visit(&mut c);
+    c.out
+}
+
+/// Replaces every float parameter of `module` by the tensor of the same name. Parameter ids
+/// and `require_grad` flags are kept. Fails when a name is missing or a shape differs, or when
+/// `tensors` has names the module lacks.
+pub fn load_parameters<B: Backend, M: Module<B>>(
+    module: M,
+    tensors: &BTreeMap<String, HostTensor>,
+) -> Result<M, String> {
+    struct Load<'a> {
+        path: Vec<String>,
+        tensors: &'a BTreeMap<String, HostTensor>,
+        used: usize,
+        error: Option<String>,
+    }
+    impl<B: Backend> ModuleMapper<B> for Load<'_> {
+        fn enter_module(&mut self, name: &str, _: &str) {
+            self.path.push(name.to_owned());
+        }
+        fn exit_module(&mut self, _: &str, _: &str) {
+            self.path.pop();
+        }
+        fn map_float<const D: usize>(&mut self, param: Param<Tensor<B, D>>) -> Param<Tensor<B, D>> {
+            let name = self.path.join(".");
+            let (id, tensor, mapper) = param.consume();
+            let dims = tensor.dims().to_vec();
+            let tensor = match self.tensors.get(&name) {
+                Some(t) if t.shape == dims => {
+                    self.used += 1;
+                    let fresh = t.to_tensor::<B, D>(&tensor.device());
+                    if tensor.is_require_grad() { fresh.require_grad() } else { fresh }
+                }
+                Some(t) => {
+                    self.error.get_or_insert(format!(
+                        "`{name}` has shape {:?}, the model expects {dims:?}",
+                        t.shape
+                    ));
+                    tensor
+                }
+                None => {
+                    self.error
+                        .get_or_insert(format!("no tensor `{name}` in the checkpoint"));
+                    tensor
+                }
+            };
+            Param::from_mapped_value(id, tensor, mapper)
+        }
+    }
+    let mut l = Load {
+        path: Vec::new(),
+        tensors,
+        used: 0,
+        error: None,
+    };
+    let module = module.map(&mut l);
+    if let Some(e) = l.error {
+        return Err(e);
+    }
+    if l.used != tensors.len() {
+        return Err(format!(
+            "the checkpoint has {} tensors, the model {}",
+            tensors.len(),
+            l.used
+        ));
+    }
+    Ok(module)
+}
+
+/// Writes named tensors (plus string metadata) as a safetensors file, atomically.
+pub fn write_safetensors(
+    path: &Path,
+    tensors: &BTreeMap<String, HostTensor>,
+    metadata: HashMap<String, String>,
+) -> Result<(), CheckpointError> {
+    let invalid = |reason: String| CheckpointError::Invalid {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let bytes: Vec<(String, Vec<u8>, Vec<usize>)> = tensors
+        .iter()
+        .map(|(k, t)| {
+            let b = t.values.iter().flat_map(|v| v.to_le_bytes()).collect();
+            (k.clone(), b, t.shape.clone())
+        })
+        .collect();
+    let views = bytes
+        .iter()
+        .map(|(k, b, s)| {
+            TensorView::new(Dtype::F32, s.clone(), b)
+                .map(|v| (k.as_str(), v))
+                .map_err(|e| invalid(e.to_string()))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let buf = safetensors::serialize(views, Some(metadata)).map_err(|e| invalid(e.to_string()))?;
+    crate::cache::atomic::write(path, &buf).map_err(|source| CheckpointError::Io {
+        action: "write",
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Reads every tensor and the metadata of a safetensors file of f32 tensors.
+pub fn read_safetensors(
+    path: &Path,
+) -> Result<(BTreeMap<String, HostTensor>, HashMap<String, String>), CheckpointError> {
+    let invalid = |reason: String| CheckpointError::Invalid {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let buf = std::fs::read(path).map_err(|source| CheckpointError::Io {
+        action: "read",
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let (_, meta) = SafeTensors::read_metadata(&buf).map_err(|e| invalid(e.to_string()))?;
+    let metadata = meta.metadata().clone().unwrap_or_default();
+    let st = SafeTensors::deserialize(&buf).map_err(|e| invalid(e.to_string()))?;
+    let mut out = BTreeMap::new();
+    for (name, view) in st.tensors() {
+        if view.dtype() != Dtype::F32 {
+            return Err(invalid(format!("`{name}` is {:?}, expected F32", view.dtype())));
+        }
+        let values = view
+            .data()
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
+        out.insert(
+            name,
+            HostTensor {
+                shape: view.shape().to_vec(),
+                values,
+            },
+        );
+    }
+    Ok((out, metadata))
+}
+
+/// Saves a module's parameters.
+pub fn save_module<B: Backend, M: Module<B>>(
+    module: &M,
+    path: &Path,
+    metadata: HashMap<String, String>,
+) -> Result<(), CheckpointError> {
+    write_safetensors(path, &named_parameters(module), metadata)
+}
+
+/// Loads a module's parameters saved by [`save_module`].
+pub fn load_module<B: Backend, M: Module<B>>(module: M, path: &Path) -> Result<M, CheckpointError> {
+    let (tensors, _) = read_safetensors(path)?;
+    load_parameters(module, &tensors).map_err(|reason| CheckpointError::Invalid {
+        path: path.to_path_buf(),
+        reason,
+    })
+}

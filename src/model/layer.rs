@@ -1,0 +1,139 @@
+//! One post-LayerNorm Transformer layer as XLM stacks them (facebookresearch/XLM
+//! `xlm/model/transformer.py`, `TransformerModel.fwd`): attention, dropout, residual, LayerNorm;
+//! (decoder only) cross-attention, dropout, residual, LayerNorm; FFN, dropout, residual,
+//! LayerNorm; padded positions zeroed.
+
+use burn::module::Module;
+use burn::nn::{Dropout, DropoutConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig};
+use burn::tensor::activation::{gelu, relu};
+use burn::tensor::backend::Backend;
+use burn::tensor::{Bool, Tensor};
+
+use super::attention::MultiHeadAttention;
+use super::config::TransformerConfig;
+
+/// XLM's LayerNorm epsilon (`nn.LayerNorm(dim, eps=1e-12)`).
+pub const LAYER_NORM_EPS: f64 = 1e-12;
+
+/// A LayerNorm with XLM's epsilon (weight 1, bias 0).
+pub fn layer_norm<B: Backend>(dim: usize, device: &B::Device) -> LayerNorm<B> {
+    LayerNormConfig::new(dim)
+        .with_epsilon(LAYER_NORM_EPS)
+        .init(device)
+}
+
+/// `lin2(act(lin1(x)))` followed by dropout; XLM has no dropout between the two linears.
+#[derive(Module, Debug)]
+pub struct FeedForward<B: Backend> {
+    /// `dim -> hidden_dim`.
+    pub lin1: Linear<B>,
+    /// `hidden_dim -> dim`.
+    pub lin2: Linear<B>,
+    dropout: Dropout,
+    gelu: bool,
+}
+
+impl<B: Backend> FeedForward<B> {
+    fn new(config: &TransformerConfig, device: &B::Device) -> Self {
+        Self {
+            lin1: LinearConfig::new(config.dim, config.hidden_dim).init(device),
+            lin2: LinearConfig::new(config.hidden_dim, config.dim).init(device),
+            dropout: DropoutConfig::new(config.dropout).init(),
+            gelu: config.gelu_activation,
+        }
+    }
+
+    /// # Shapes
+    /// - input: `[batch, len, dim]`, output: `[batch, len, dim]`
+    pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
+        let h = self.lin1.forward(x);
+        // Burn's `gelu` is the exact erf form (XLM `gelu`: `0.5 * x * (1 + erf(x / sqrt(2)))`).
+        let h = if self.gelu { gelu(h) } else { relu(h) };
+        self.dropout.forward(self.lin2.forward(h))
+    }
+}
+
+/// The decoder's encoder-attention block; absent in encoder layers.
+#[derive(Module, Debug)]
+pub struct CrossAttention<B: Backend> {
+    /// Attention from decoder states to encoder outputs.
+    pub attention: MultiHeadAttention<B>,
+    /// LayerNorm after its residual (XLM `layer_norm15`).
+    pub layer_norm: LayerNorm<B>,
+}
+
+/// Encoder output a decoder layer attends to.
+#[derive(Debug, Clone)]
+pub struct Memory<B: Backend> {
+    /// Encoder states, `[batch, src_len, dim]`.
+    pub states: Tensor<B, 3>,
+    /// Padded source positions, `[batch, src_len]` (`true` = padding).
+    pub padding: Option<Tensor<B, 2, Bool>>,
+}
+
+/// One Transformer layer.
+#[derive(Module, Debug)]
+pub struct TransformerLayer<B: Backend> {
+    /// Self-attention.
+    pub attention: MultiHeadAttention<B>,
+    /// LayerNorm after the attention residual (XLM `layer_norm1`).
+    pub layer_norm1: LayerNorm<B>,
+    /// Cross-attention (decoders only).
+    pub cross: Option<CrossAttention<B>>,
+    /// Position-wise FFN.
+    pub ffn: FeedForward<B>,
+    /// LayerNorm after the FFN residual (XLM `layer_norm2`).
+    pub layer_norm2: LayerNorm<B>,
+    dropout: Dropout,
+}
+
+impl<B: Backend> TransformerLayer<B> {
+    /// A layer; `with_cross_attention` makes it a decoder layer.
+    pub fn new(config: &TransformerConfig, with_cross_attention: bool, device: &B::Device) -> Self {
+        let attn = || {
+            MultiHeadAttention::new(config.dim, config.n_heads, config.attention_dropout, device)
+        };
+        Self {
+            attention: attn(),
+            layer_norm1: layer_norm(config.dim, device),
+            cross: with_cross_attention.then(|| CrossAttention {
+                attention: attn(),
+                layer_norm: layer_norm(config.dim, device),
+            }),
+            ffn: FeedForward::new(config, device),
+            layer_norm2: layer_norm(config.dim, device),
+            dropout: DropoutConfig::new(config.dropout).init(),
+        }
+    }
+
+    /// Runs the layer.
+    ///
+    /// # Shapes
+    /// - x: `[batch, len, dim]`
+    /// - padding: `[batch, len]` (`true` = padding)
+    /// - keep: `[batch, len, 1]`, 1.0 for real tokens and 0.0 for padding
+    /// - output: `[batch, len, dim]`
+    pub fn forward(
+        &self,
+        x: Tensor<B, 3>,
+        padding: Option<Tensor<B, 2, Bool>>,
+        keep: Option<Tensor<B, 3>>,
+        causal: bool,
+        memory: Option<&Memory<B>>,
+    ) -> Tensor<B, 3> {
+        let a = self.attention.forward(x.clone(), x.clone(), padding, causal);
+        let mut h = self.layer_norm1.forward(x + self.dropout.forward(a));
+        if let (Some(cross), Some(mem)) = (&self.cross, memory) {
+            let c = cross
+                .attention
+                .forward(h.clone(), mem.states.clone(), mem.padding.clone(), false);
+            h = cross.layer_norm.forward(h + self.dropout.forward(c));
+        }
+        let f = self.ffn.forward(h.clone());
+        let h = self.layer_norm2.forward(h + f);
+        match keep {
+            Some(k) => h * k,
+            None => h,
+        }
+    }
+}
