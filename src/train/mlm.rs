@@ -611,3 +611,155 @@ pub fn read_config(path: &Path) -> Result<(TransformerConfig, BTreeMap<String, c
         })?;
     Ok((config, tensors))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::Cpu;
+    use crate::model::checkpoint::named_parameters;
+    use burn::backend::Autodiff;
+
+    type Ad = Autodiff<Cpu>;
+
+    /// Two "languages" of short repeated patterns over ids 14..40.
+    fn languages() -> Vec<Language> {
+        let make = |offset: u32, n: usize| -> Vec<u32> {
+            (0..n)
+                .flat_map(|i| {
+                    let a = 14 + offset + (i as u32 % 5);
+                    vec![a, a + 1, a + 2, a + 3, 1]
+                })
+                .collect()
+        };
+        [("en", 0u32), ("mk", 10)]
+            .iter()
+            .map(|&(name, off)| Language {
+                name: name.to_owned(),
+                train: Stream::new(&make(off, 200), 4, 16).unwrap(),
+                valid: Stream::new(&make(off, 20), 1, 16).unwrap(),
+            })
+            .collect()
+    }
+
+    fn settings() -> MlmSettings {
+        MlmSettings {
+            bptt: 16,
+            batch_size: 4,
+            mask: MaskConfig {
+                word_pred: 0.15,
+                mask_keep_rand: [0.8, 0.1, 0.1],
+                n_words: 40,
+                sample_scores: None,
+            },
+            adam: AdamConfig {
+                lr: 1e-3,
+                ..AdamConfig::default()
+            },
+            clip_grad_norm: 5.0,
+            epoch_size: 80,
+            max_epochs: 3,
+            patience: 10,
+            seed: 7,
+            freeze_embeddings: false,
+            eval_batch: 4,
+        }
+    }
+
+    fn init() -> ModelInit {
+        ModelInit {
+            config: TransformerConfig::new(40, 2, 16, 1, 2),
+            aligned: None,
+        }
+    }
+
+    fn run(s: &MlmSettings, init: &ModelInit, dir: &Path, stop: Option<usize>) -> Outcome {
+        train::<Ad>(s, &languages(), init, dir, "test", &Default::default(), stop, &mut |_| {})
+            .unwrap()
+    }
+
+    fn params(path: &Path) -> BTreeMap<String, checkpoint::HostTensor> {
+        checkpoint::read_safetensors(path).unwrap().0
+    }
+
+    #[test]
+    fn loss_and_validation_perplexity_decrease() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = run(&settings(), &init(), dir.path(), None);
+        let h = &out.history;
+        assert_eq!(h.len(), 3);
+        assert!(h[2].train_loss < h[0].train_loss, "{h:?}");
+        assert!(h[2].valid_mlm_ppl < h[0].valid_mlm_ppl, "{h:?}");
+        // 80 sentences per epoch at 4 per update = 20 updates (10 iterations x 2 languages)
+        assert_eq!(h[0].steps, 20);
+        assert!(out.best.exists() && out.last.exists());
+    }
+
+    #[test]
+    fn frozen_embeddings_stay_bit_identical() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = settings();
+        s.freeze_embeddings = true;
+        s.max_epochs = 1;
+        let before = named_parameters(&initial_model::<Ad>(&init(), s.seed, true, &Default::default()));
+        let out = run(&s, &init(), dir.path(), None);
+        let after = params(&out.last);
+        assert_eq!(before["embeddings.weight"], after["embeddings.weight"]);
+        assert_ne!(before["pred_bias"], after["pred_bias"], "the output bias still trains");
+        assert_ne!(before["position_embeddings.weight"], after["position_embeddings.weight"]);
+    }
+
+    #[test]
+    fn aligned_rows_are_the_loaded_vectors() {
+        let mut i = init();
+        let v: Vec<f32> = (0..16).map(|x| x as f32 / 10.0).collect();
+        i.aligned = Some(AlignedRows {
+            rows: vec![(1, v.clone()), (20, v.iter().map(|x| -x).collect())],
+            total: 40,
+        });
+        let m = initial_model::<Ad>(&i, 3, false, &Default::default());
+        let emb = &named_parameters(&m)["embeddings.weight"];
+        assert_eq!(emb.values[16..32], v[..]);
+        assert_eq!(emb.values[20 * 16..21 * 16], v.iter().map(|x| -x).collect::<Vec<_>>()[..]);
+        let plain = initial_model::<Ad>(&init(), 3, false, &Default::default());
+        let emb0 = &named_parameters(&plain)["embeddings.weight"];
+        assert_eq!(emb.values[32..48], emb0.values[32..48], "other rows keep the random init");
+    }
+
+    #[test]
+    fn checkpoint_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.safetensors");
+        let a = initial_model::<Cpu>(&init(), 1, false, &Default::default());
+        checkpoint::save_module(&a, &path, HashMap::new()).unwrap();
+        let b = initial_model::<Cpu>(&init(), 2, false, &Default::default());
+        assert_ne!(named_parameters(&a), named_parameters(&b));
+        let b = checkpoint::load_module(b, &path).unwrap();
+        assert_eq!(named_parameters(&a), named_parameters(&b));
+    }
+
+    #[test]
+    fn resumed_run_equals_uninterrupted_run() {
+        let s = settings();
+        let whole = tempfile::tempdir().unwrap();
+        let a = run(&s, &init(), whole.path(), None);
+        let split = tempfile::tempdir().unwrap();
+        let first = run(&s, &init(), split.path(), Some(1));
+        assert_eq!(first.history.len(), 1);
+        let b = run(&s, &init(), split.path(), None);
+        assert_eq!(b.resumed_from_epoch, 1);
+        assert_eq!(params(&a.last), params(&b.last));
+        let strip = |h: &[EpochReport]| h.iter().map(|r| (r.train_loss, r.valid_mlm_ppl)).collect::<Vec<_>>();
+        assert_eq!(strip(&a.history), strip(&b.history));
+    }
+
+    #[test]
+    fn checkpoint_of_another_run_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = settings();
+        s.max_epochs = 1;
+        run(&s, &init(), dir.path(), None);
+        let err = train::<Ad>(&s, &languages(), &init(), dir.path(), "other", &Default::default(), None, &mut |_| {})
+            .unwrap_err();
+        assert!(err.to_string().contains("other settings"), "{err}");
+    }
+}
