@@ -57,7 +57,11 @@ impl TransformerConfig {
         let (pad, dim) = (self.pad_index, self.dim);
         embeddings.weight = embeddings.weight.map(|w| {
             let device = w.device();
+            // On an autodiff backend `slice_assign` yields a computed tensor, which would
+            // receive no gradient of its own: detach it into a fresh trainable leaf.
             w.slice_assign([pad..pad + 1, 0..dim], Tensor::zeros([1, dim], &device))
+                .detach()
+                .require_grad()
         });
         Transformer {
             embeddings,

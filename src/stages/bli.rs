@@ -7,6 +7,35 @@ use super::stage::Stage;
 use crate::embed::bli::{self, BliError, BliParams};
 use crate::embed::vec_format::read_vec;
 use crate::exec::StageCtx;
+use crate::text::bpe::{BpeApplier, Codes};
+
+/// Word vectors for `words` from the subword `.vec` bound to `slot`.
+fn subword_side(
+    ctx: &mut StageCtx<'_>,
+    slot: &str,
+    words: &[String],
+    segment: &dyn Fn(&str) -> Vec<String>,
+) -> Result<crate::embed::vec_format::Embeddings, StageError> {
+    let sub = read_vec(ctx.input(slot)?, None).map_err(StageError::library)?;
+    let index = sub.word_index();
+    let (emb, missing) =
+        bli::word_vectors_from_subwords(words, segment, &|p| index.get(p).copied(), &sub.data, sub.dim);
+    ctx.log(format!(
+        "{slot}: {} dictionary words embedded from subwords, {missing} without any known subword",
+        emb.words.len()
+    ));
+    Ok(emb)
+}
+
+/// The distinct words of one side of a dictionary, in first-seen order.
+fn dict_side(dict: &[(String, String)], side: usize) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    dict.iter()
+        .map(|(s, t)| if side == 0 { s } else { t })
+        .filter(|w| seen.insert(w.as_str()))
+        .cloned()
+        .collect()
+}
 
 impl Validate for BliParams {
     fn validate(&self) -> Result<(), InvalidParam> {
@@ -20,6 +49,13 @@ impl Validate for BliParams {
 /// The `bli` stage on two `.vec` files (e.g. a `vecmap` node's `src` and `trg`). Words are
 /// looked up as they are in the files; pairs with an out-of-vocabulary word are dropped and
 /// the coverage is reported.
+///
+/// With a `codes` input (BPE codes), `src` and `trg` are subword embeddings (e.g. an `mlm`
+/// node's `embeddings`, given as both): each dictionary word is segmented in isolation and
+/// its vector is the mean of its subwords' rows (the lexical paper's BLI on the MLM's
+/// embedding layer). The target search space is then every target word of the dictionary
+/// file (a subword model has no word vocabulary of its own); words with no known subword are
+/// out of vocabulary.
 pub struct BliStage;
 
 impl Stage for BliStage {
@@ -34,14 +70,33 @@ impl Stage for BliStage {
             .input("src", Arity::One)
             .input("trg", Arity::One)
             .input("dictionary", Arity::One)
+            .input("codes", Arity::Optional)
             .file("report")
     }
 
     fn run(p: &BliParams, ctx: &mut StageCtx<'_>) -> Result<(), StageError> {
         let limit = (p.max_vocab > 0).then_some(p.max_vocab);
-        let src = read_vec(ctx.input("src")?, limit).map_err(StageError::library)?;
-        let trg = read_vec(ctx.input("trg")?, limit).map_err(StageError::library)?;
         let dict = bli::read_dictionary(ctx.input("dictionary")?).map_err(StageError::library)?;
+        let (src, trg) = match ctx.inputs("codes") {
+            [codes] => {
+                let codes = Codes::read(codes).map_err(StageError::library)?;
+                let applier = BpeApplier::new(&codes, None);
+                let segment = |w: &str| -> Vec<String> {
+                    let mut out = Vec::new();
+                    if !w.is_empty() {
+                        applier.apply_word(w.as_bytes(), &mut out);
+                    }
+                    String::from_utf8_lossy(&out).split(' ').map(str::to_owned).collect()
+                };
+                let src = subword_side(ctx, "src", &dict_side(&dict, 0), &segment)?;
+                let trg = subword_side(ctx, "trg", &dict_side(&dict, 1), &segment)?;
+                (src, trg)
+            }
+            _ => (
+                read_vec(ctx.input("src")?, limit).map_err(StageError::library)?,
+                read_vec(ctx.input("trg")?, limit).map_err(StageError::library)?,
+            ),
+        };
         let report = bli::evaluate(&src, &trg, &dict, p).map_err(StageError::library)?;
         let path = ctx.output("report");
         let json = serde_json::to_vec_pretty(&report).map_err(StageError::library)?;

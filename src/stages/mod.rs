@@ -10,6 +10,7 @@ mod bpe_learn;
 mod command;
 mod corpus;
 mod error;
+mod mlm;
 pub mod params;
 mod score;
 mod signature;
@@ -27,6 +28,7 @@ pub use bpe_learn::{BpeLearnParams, BpeLearnStage};
 pub use command::{CommandParams, CommandStage};
 pub use corpus::{CorpusParams, CorpusStage};
 pub use error::{IoContext, StageError};
+pub use mlm::MlmStage;
 pub use params::{InvalidParam, ParamsError, Validate};
 pub use score::{ScoreParams, ScoreStage};
 pub use signature::{Arity, InputSlot, OutputDecl, OutputKind, Signature};
@@ -49,8 +51,9 @@ pub fn registry() -> &'static [&'static dyn DynStage] {
     static SKIPGRAM: Registered<SkipgramStage> = Registered::new();
     static VECMAP: Registered<VecmapStage> = Registered::new();
     static BLI: Registered<BliStage> = Registered::new();
+    static MLM: Registered<MlmStage> = Registered::new();
     static SCORE: Registered<ScoreStage> = Registered::new();
-    static ALL: [&dyn DynStage; 12] = [
+    static ALL: [&dyn DynStage; 13] = [
         &CORPUS,
         &COMMAND,
         &TOKENIZE,
@@ -62,6 +65,7 @@ pub fn registry() -> &'static [&'static dyn DynStage] {
         &SKIPGRAM,
         &VECMAP,
         &BLI,
+        &MLM,
         &SCORE,
     ];
     &ALL

@@ -709,6 +709,24 @@ mod tests {
     }
 
     #[test]
+    fn fine_tuned_embeddings_train_for_random_and_aligned_init() {
+        let mut s = settings();
+        s.max_epochs = 1;
+        let mut aligned = init();
+        aligned.aligned = Some(AlignedRows {
+            rows: vec![(20, vec![0.5; 16])],
+            total: 40,
+        });
+        for i in [init(), aligned] {
+            let dir = tempfile::tempdir().unwrap();
+            let before = named_parameters(&initial_model::<Ad>(&i, s.seed, false, &Default::default()));
+            let after = params(&run(&s, &i, dir.path(), None).last);
+            let (b, a) = (&before["embeddings.weight"].values, &after["embeddings.weight"].values);
+            assert_ne!(b[20 * 16..21 * 16], a[20 * 16..21 * 16], "row of a trained token");
+        }
+    }
+
+    #[test]
     fn aligned_rows_are_the_loaded_vectors() {
         let mut i = init();
         let v: Vec<f32> = (0..16).map(|x| x as f32 / 10.0).collect();

@@ -2,6 +2,7 @@
 //! optimizer, and embedding initialisation from aligned vectors.
 
 pub mod init;
+pub mod job;
 pub mod masking;
 pub mod mlm;
 pub mod optim;

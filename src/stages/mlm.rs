@@ -1,0 +1,106 @@
+//! `mlm`: the (lexically aligned) cross-lingual masked LM, trained as XLM does.
+
+use super::error::StageError;
+use super::params::{InvalidParam, Validate};
+use super::signature::{Arity, Signature};
+use super::stage::Stage;
+use crate::backend::DeviceSpec;
+use crate::exec::StageCtx;
+use crate::train::job::{self, Init, MlmInputs, MlmOutputs, MlmParams};
+use crate::train::mlm::TrainEvent;
+
+impl Validate for MlmParams {
+    fn validate(&self) -> Result<(), InvalidParam> {
+        self.check().map_err(|(name, m)| InvalidParam::new(name, m))
+    }
+}
+
+/// The `mlm` stage.
+///
+/// Inputs: `train` and `valid` (binarized, one per language in `langs` order), `vocab`, and
+/// `vectors` (a `.vec`, for `init = "aligned"`). Outputs: `best` and `last` (safetensors),
+/// `config` (JSON), `embeddings` (the best model's token embeddings as `.vec`, for `bli`),
+/// `history` (per-epoch JSON). Checkpoints go to the node's checkpoint directory after every
+/// epoch; a rerun of the same node after a crash resumes from the last one.
+pub struct MlmStage;
+
+impl Stage for MlmStage {
+    const KIND: &'static str = "mlm";
+    const CODE_VERSION: u32 = 1;
+    const SUMMARY: &'static str =
+        "XLM masked LM (stream batches, 80/10/10 masking), random or aligned embedding init";
+    type Params = MlmParams;
+
+    fn signature(p: &MlmParams) -> Signature {
+        let sig = Signature::default()
+            .input("train", Arity::Many)
+            .input("valid", Arity::Many)
+            .input("vocab", Arity::One);
+        let sig = if p.init == Init::Aligned {
+            sig.input("vectors", Arity::One)
+        } else {
+            sig.input("vectors", Arity::Optional)
+        };
+        sig.file("best")
+            .file("last")
+            .file("config")
+            .file("embeddings")
+            .file("history")
+    }
+
+    fn needs_gpu(p: &MlmParams) -> bool {
+        matches!(p.device, DeviceSpec::Cuda(_))
+    }
+
+    fn run(p: &MlmParams, ctx: &mut StageCtx<'_>) -> Result<(), StageError> {
+        let inputs = MlmInputs {
+            train: ctx.inputs("train").to_vec(),
+            valid: ctx.inputs("valid").to_vec(),
+            vocab: ctx.input("vocab")?.to_path_buf(),
+            vectors: ctx.inputs("vectors").first().cloned(),
+        };
+        if p.init == Init::Random && inputs.vectors.is_some() {
+            ctx.log("note: a `vectors` input is given but init = \"random\"; it is not used");
+        }
+        let outputs = MlmOutputs {
+            best: ctx.output("best"),
+            last: ctx.output("last"),
+            config: ctx.output("config"),
+            embeddings: ctx.output("embeddings"),
+            history: ctx.output("history"),
+        };
+        let checkpoint_dir = ctx.checkpoint_dir().to_path_buf();
+        let summary = job::run(p, &inputs, &outputs, &checkpoint_dir, &mut |e| match e {
+            TrainEvent::Log(line) => ctx.log(line),
+            TrainEvent::Progress { done, total } => ctx.progress(done, total),
+            TrainEvent::Epoch(_) => {}
+        })
+        .map_err(StageError::library)?;
+        let Some(best) = summary
+            .history
+            .get(summary.best_epoch.saturating_sub(1))
+            .or(summary.history.last())
+        else {
+            return Err(StageError::BadInput("training ran no epoch".into()));
+        };
+        for s in &best.valid {
+            ctx.metric(&format!("valid_{}_mlm_ppl", s.lang), s.ppl);
+            ctx.metric(&format!("valid_{}_mlm_acc", s.lang), s.acc);
+        }
+        ctx.metric("valid_mlm_ppl", best.valid_mlm_ppl);
+        #[allow(clippy::cast_precision_loss)]
+        {
+            ctx.metric("best_epoch", summary.best_epoch as f64);
+            ctx.metric("epochs", summary.history.len() as f64);
+            ctx.metric("steps", summary.history.last().map_or(0, |h| h.steps) as f64);
+            ctx.metric("n_params", summary.n_params as f64);
+            let tps: f64 = summary.history.iter().map(|h| h.tokens_per_s).sum::<f64>()
+                / summary.history.len().max(1) as f64;
+            ctx.metric("tokens_per_s", tps);
+        }
+        if let Some(c) = summary.init_coverage {
+            ctx.metric("init_coverage", c);
+        }
+        Ok(())
+    }
+}

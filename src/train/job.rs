@@ -1,0 +1,421 @@
+//! A masked-LM training job from files: what the `mlm` stage and `unmt train-mlm` both run.
+//!
+//! Inputs: one binarized training and validation file per language (same dictionary), the
+//! vocabulary, and for `init = "aligned"` a `.vec` file (a `vecmap` node's `joint`, or a joint
+//! `skipgram` model). Outputs: the best and last models (safetensors), the model config
+//! (JSON), the best model's token-embedding layer as a `.vec` file (dictionary strings, for
+//! BLI), and the per-epoch history (JSON).
+
+use std::path::{Path, PathBuf};
+
+use burn::backend::Autodiff;
+use serde::{Deserialize, Serialize};
+
+use super::init::{AlignedRows, aligned_rows};
+use super::masking::MaskConfig;
+use super::mlm::{self, EpochReport, Language, MlmError, MlmSettings, ModelInit, TrainEvent};
+use super::optim::AdamConfig;
+use super::stream::Stream;
+use crate::backend::DeviceSpec;
+use crate::embed::vec_format::{Embeddings, read_vec, write_vec};
+use crate::model::TransformerConfig;
+use crate::text::binarized::BinarizedDataset;
+use crate::text::bpe::Vocab;
+use crate::text::dictionary::{Dictionary, PAD_INDEX};
+
+/// How the token embeddings start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Init {
+    /// XLM's `N(0, dim^-0.5)` (the plain XLM baseline).
+    #[default]
+    Random,
+    /// Rows copied from aligned static vectors (the lexically aligned MLM).
+    Aligned,
+}
+
+/// Parameters of MLM training. Defaults are the paper's (XLM commands in the lexical and
+/// RE-LM READMEs): 6 layers, 1024 dimensions, 8 heads, dropout 0.1, bptt 256 x 32 streams,
+/// Adam 1e-4, clipping 5, epochs of 200,000 sentences, stopping after 10 epochs without a
+/// better mean validation perplexity.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MlmParams {
+    /// Language names, one per `train`/`valid` input, in the same order; used in metric
+    /// names and as language-embedding ids (0, 1, ...). Default: `["en", "lmr"]`.
+    pub langs: Vec<String>,
+    /// `"cpu"` or `"cuda:N"` (needs a build with `--features cuda`). Default: `"cpu"`.
+    pub device: DeviceSpec,
+    /// `"random"` or `"aligned"` (needs the `vectors` input). Default: `"random"`.
+    pub init: Init,
+    /// Keep the token embeddings fixed. The output projection is tied to them, so it stays
+    /// fixed too (its bias trains); everything else trains. Default: `false` (the paper's
+    /// fine-tuned setting).
+    pub freeze_embeddings: bool,
+    /// Model dimension; with `init = "aligned"` it must equal the vectors'. Default: 1024.
+    pub dim: usize,
+    /// Layers. Default: 6.
+    pub n_layers: usize,
+    /// Attention heads. Default: 8.
+    pub n_heads: usize,
+    /// Dropout. Default: 0.1.
+    pub dropout: f64,
+    /// Attention dropout. Default: 0.1.
+    pub attention_dropout: f64,
+    /// Exact GELU (`false`: ReLU). Default: `true`.
+    pub gelu_activation: bool,
+    /// Positions per stream chunk (at most 512). Default: 256.
+    pub bptt: usize,
+    /// Parallel streams per batch. Default: 32.
+    pub batch_size: usize,
+    /// Fraction of positions predicted. Default: 0.15.
+    pub word_pred: f64,
+    /// MASK / keep / random probabilities of a predicted position. Default: `[0.8, 0.1, 0.1]`.
+    pub word_mask_keep_rand: [f64; 3],
+    /// Frequency-smoothed target sampling (XLM `sample_alpha`; 0 = uniform). Default: 0.
+    pub sample_alpha: f64,
+    /// Adam learning rate. Default: 1e-4.
+    pub lr: f64,
+    /// Global gradient-norm clipping (0 = off). Default: 5.
+    pub clip_grad_norm: f64,
+    /// Sentences per epoch, counted as `batch_size` per update. Default: 200000.
+    pub epoch_size: u64,
+    /// Epoch limit. Default: 100000 (XLM's `max_epoch`).
+    pub max_epochs: usize,
+    /// Epochs without improvement before stopping (XLM `_valid_mlm_ppl,10`). Default: 10.
+    pub patience: usize,
+    /// Seed of initialisation, masking, batching and dropout. Default: 0.
+    pub seed: u64,
+    /// Validation chunks per forward pass (speed only). Default: 32.
+    pub eval_batch: usize,
+}
+
+impl Default for MlmParams {
+    fn default() -> Self {
+        Self {
+            langs: vec!["en".into(), "lmr".into()],
+            device: DeviceSpec::Cpu,
+            init: Init::Random,
+            freeze_embeddings: false,
+            dim: 1024,
+            n_layers: 6,
+            n_heads: 8,
+            dropout: 0.1,
+            attention_dropout: 0.1,
+            gelu_activation: true,
+            bptt: 256,
+            batch_size: 32,
+            word_pred: 0.15,
+            word_mask_keep_rand: [0.8, 0.1, 0.1],
+            sample_alpha: 0.0,
+            lr: 1e-4,
+            clip_grad_norm: 5.0,
+            epoch_size: 200_000,
+            max_epochs: 100_000,
+            patience: 10,
+            seed: 0,
+            eval_batch: 32,
+        }
+    }
+}
+
+impl MlmParams {
+    /// Range checks: `(parameter, message)` of the first violation.
+    pub fn check(&self) -> Result<(), (&'static str, String)> {
+        let positive = [
+            ("dim", self.dim),
+            ("n_layers", self.n_layers),
+            ("n_heads", self.n_heads),
+            ("batch_size", self.batch_size),
+            ("max_epochs", self.max_epochs),
+            ("eval_batch", self.eval_batch),
+        ];
+        for (name, v) in positive {
+            if v == 0 {
+                return Err((name, "must be at least 1".into()));
+            }
+        }
+        if self.langs.is_empty() {
+            return Err(("langs", "must name at least one language".into()));
+        }
+        if self.dim % self.n_heads != 0 {
+            return Err(("n_heads", format!("must divide dim ({}), got {}", self.dim, self.n_heads)));
+        }
+        if !(3..=512).contains(&self.bptt) {
+            return Err(("bptt", format!("must be in 3..=512 (learned positions), got {}", self.bptt)));
+        }
+        if self.epoch_size == 0 {
+            return Err(("epoch_size", "must be at least 1".into()));
+        }
+        for (name, p) in [("dropout", self.dropout), ("attention_dropout", self.attention_dropout)] {
+            if !(0.0..1.0).contains(&p) {
+                return Err((name, format!("must be in [0, 1), got {p}")));
+            }
+        }
+        if !(self.word_pred > 0.0 && self.word_pred <= 1.0) {
+            return Err(("word_pred", format!("must be in (0, 1], got {}", self.word_pred)));
+        }
+        let s: f64 = self.word_mask_keep_rand.iter().sum();
+        if self.word_mask_keep_rand.iter().any(|&p| p < 0.0) || (s - 1.0).abs() > 1e-6 {
+            return Err(("word_mask_keep_rand", format!("must be 3 probabilities summing to 1, got {:?}", self.word_mask_keep_rand)));
+        }
+        if self.sample_alpha < 0.0 {
+            return Err(("sample_alpha", "must be non-negative".into()));
+        }
+        if !(self.lr > 0.0 && self.lr.is_finite()) {
+            return Err(("lr", format!("must be positive, got {}", self.lr)));
+        }
+        if self.clip_grad_norm < 0.0 {
+            return Err(("clip_grad_norm", "must be non-negative".into()));
+        }
+        if !self.device.available() {
+            return Err(("device", format!("`{}` needs a build with `--features cuda`", self.device)));
+        }
+        Ok(())
+    }
+}
+
+/// Input files of a job.
+#[derive(Debug, Clone)]
+pub struct MlmInputs {
+    /// Binarized training data, one per language.
+    pub train: Vec<PathBuf>,
+    /// Binarized validation data, one per language.
+    pub valid: Vec<PathBuf>,
+    /// The vocabulary the data was binarized with.
+    pub vocab: PathBuf,
+    /// Aligned vectors for `init = "aligned"`.
+    pub vectors: Option<PathBuf>,
+}
+
+/// Output files of a job.
+#[derive(Debug, Clone)]
+pub struct MlmOutputs {
+    /// Best model.
+    pub best: PathBuf,
+    /// Last model.
+    pub last: PathBuf,
+    /// Model config JSON.
+    pub config: PathBuf,
+    /// The best model's token embeddings as `.vec`.
+    pub embeddings: PathBuf,
+    /// Per-epoch history JSON.
+    pub history: PathBuf,
+}
+
+/// Figures of a finished job.
+#[derive(Debug, Clone)]
+pub struct MlmSummary {
+    /// Per-epoch reports.
+    pub history: Vec<EpochReport>,
+    /// Best epoch (1-based).
+    pub best_epoch: usize,
+    /// Fraction of the dictionary initialised from vectors (aligned init).
+    pub init_coverage: Option<f64>,
+    /// Trainable scalars.
+    pub n_params: usize,
+    /// Epochs done before this call (resume).
+    pub resumed_from_epoch: usize,
+}
+
+/// Errors of a job.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum JobError {
+    /// Training failed.
+    #[error(transparent)]
+    Train(#[from] MlmError),
+    /// An input is unusable.
+    #[error("{0}")]
+    Input(String),
+    /// Writing an output failed.
+    #[error("write {path}: {reason}")]
+    Output {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+}
+
+fn input_err(e: impl std::fmt::Display) -> JobError {
+    JobError::Input(e.to_string())
+}
+
+fn stream_of(path: &Path, dico: &Dictionary, streams: usize, bptt: usize) -> Result<Stream, JobError> {
+    let data = BinarizedDataset::open(path).map_err(input_err)?;
+    data.check_dictionary(dico).map_err(input_err)?;
+    let tokens: Vec<u32> = (0..data.n_array_tokens()).filter_map(|j| data.token(j)).collect();
+    Stream::new(&tokens, streams, bptt)
+        .ok_or_else(|| JobError::Input(format!("{} has no tokens", path.display())))
+}
+
+/// Runs (or resumes, from `checkpoint_dir`) a job and writes its outputs.
+pub fn run(
+    p: &MlmParams,
+    inputs: &MlmInputs,
+    outputs: &MlmOutputs,
+    checkpoint_dir: &Path,
+    on_event: &mut dyn FnMut(TrainEvent<'_>),
+) -> Result<MlmSummary, JobError> {
+    p.check().map_err(|(name, m)| JobError::Input(format!("parameter `{name}` {m}")))?;
+    let n = p.langs.len();
+    if inputs.train.len() != n || inputs.valid.len() != n {
+        return Err(JobError::Input(format!(
+            "`langs` names {n} languages but there are {} train and {} valid inputs (one each per language, in order)",
+            inputs.train.len(),
+            inputs.valid.len()
+        )));
+    }
+    let vocab = Vocab::read(&inputs.vocab).map_err(input_err)?;
+    let dico = Dictionary::from_vocab(&vocab).map_err(input_err)?;
+    let mut langs = Vec::with_capacity(n);
+    for (i, name) in p.langs.iter().enumerate() {
+        langs.push(Language {
+            name: name.clone(),
+            train: stream_of(&inputs.train[i], &dico, p.batch_size, p.bptt)?,
+            valid: stream_of(&inputs.valid[i], &dico, 1, p.bptt)?,
+        });
+    }
+    let mut config = TransformerConfig::new(dico.len(), n, p.dim, p.n_layers, p.n_heads);
+    config.dropout = p.dropout;
+    config.attention_dropout = p.attention_dropout;
+    config.gelu_activation = p.gelu_activation;
+    config.validate().map_err(JobError::Input)?;
+
+    let aligned: Option<AlignedRows> = match (p.init, &inputs.vectors) {
+        (Init::Random, _) => None,
+        (Init::Aligned, None) => {
+            return Err(JobError::Input("init = \"aligned\" needs a `vectors` input (.vec)".into()));
+        }
+        (Init::Aligned, Some(path)) => {
+            let vectors = read_vec(path, None).map_err(input_err)?;
+            let rows = aligned_rows(&dico, &vectors, p.dim)
+                .map_err(|m| JobError::Input(format!("{}: {m}", path.display())))?;
+            on_event(TrainEvent::Log(format!(
+                "aligned init: {} of {} dictionary entries ({:.1}%) found in {}",
+                rows.rows.len(),
+                rows.total,
+                100.0 * rows.coverage(),
+                path.display()
+            )));
+            Some(rows)
+        }
+    };
+    let init_coverage = aligned.as_ref().map(AlignedRows::coverage);
+    let sample_scores = (p.sample_alpha > 0.0).then(|| {
+        #[allow(clippy::cast_possible_truncation)]
+        (0..dico.len())
+            .map(|id| {
+                let c = dico.count(id as u32).unwrap_or(0);
+                if c == 0 || id == PAD_INDEX as usize {
+                    0.0
+                } else {
+                    #[allow(clippy::cast_precision_loss)]
+                    (c as f64).powf(-p.sample_alpha)
+                }
+            })
+            .collect()
+    });
+    #[allow(clippy::cast_possible_truncation)]
+    let settings = MlmSettings {
+        bptt: p.bptt,
+        batch_size: p.batch_size,
+        mask: MaskConfig {
+            word_pred: p.word_pred,
+            mask_keep_rand: p.word_mask_keep_rand,
+            n_words: dico.len() as u32,
+            sample_scores,
+        },
+        adam: AdamConfig {
+            lr: p.lr,
+            ..AdamConfig::default()
+        },
+        clip_grad_norm: p.clip_grad_norm,
+        epoch_size: p.epoch_size,
+        max_epochs: p.max_epochs,
+        patience: p.patience,
+        seed: p.seed,
+        freeze_embeddings: p.freeze_embeddings,
+        eval_batch: p.eval_batch,
+    };
+    let init = ModelInit {
+        config: config.clone(),
+        aligned,
+    };
+    // The node key already pins parameters and inputs; the fingerprint protects one-off
+    // `train-mlm` runs that reuse an output directory with other settings.
+    let fingerprint = {
+        let mut h = blake3::Hasher::new();
+        h.update(serde_json::to_string(p).unwrap_or_default().as_bytes());
+        for f in inputs.train.iter().chain(&inputs.valid).chain([&inputs.vocab]).chain(&inputs.vectors) {
+            h.update_mmap(f).map_err(|e| JobError::Input(format!("read {}: {e}", f.display())))?;
+        }
+        h.finalize().to_hex().to_string()
+    };
+    let outcome = match p.device {
+        DeviceSpec::Cpu => mlm::train::<Autodiff<crate::backend::Cpu>>(
+            &settings,
+            &langs,
+            &init,
+            checkpoint_dir,
+            &fingerprint,
+            &Default::default(),
+            None,
+            on_event,
+        )?,
+        #[cfg(feature = "cuda")]
+        DeviceSpec::Cuda(i) => mlm::train::<Autodiff<crate::backend::Cuda>>(
+            &settings,
+            &langs,
+            &init,
+            checkpoint_dir,
+            &fingerprint,
+            &burn::backend::cuda::CudaDevice::new(i),
+            None,
+            on_event,
+        )?,
+        #[cfg(not(feature = "cuda"))]
+        DeviceSpec::Cuda(_) => {
+            return Err(JobError::Input(
+                "this build has no CUDA backend (rebuild with `--features cuda`)".into(),
+            ));
+        }
+    };
+
+    let out_err = |path: &Path, e: &dyn std::fmt::Display| JobError::Output {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    };
+    std::fs::copy(&outcome.best, &outputs.best).map_err(|e| out_err(&outputs.best, &e))?;
+    std::fs::copy(&outcome.last, &outputs.last).map_err(|e| out_err(&outputs.last, &e))?;
+    let json = serde_json::to_vec_pretty(&config).map_err(|e| out_err(&outputs.config, &e))?;
+    std::fs::write(&outputs.config, json).map_err(|e| out_err(&outputs.config, &e))?;
+    let json = serde_json::to_vec_pretty(&outcome.history).map_err(|e| out_err(&outputs.history, &e))?;
+    std::fs::write(&outputs.history, json).map_err(|e| out_err(&outputs.history, &e))?;
+    export_embeddings(&outcome.best, &dico, &outputs.embeddings)?;
+    Ok(MlmSummary {
+        history: outcome.history,
+        best_epoch: outcome.best_epoch,
+        init_coverage,
+        n_params: config.n_params(),
+        resumed_from_epoch: outcome.resumed_from_epoch,
+    })
+}
+
+/// Writes a model's token-embedding rows as `.vec`, one line per dictionary entry.
+pub fn export_embeddings(model: &Path, dico: &Dictionary, out: &Path) -> Result<(), JobError> {
+    let (_, tensors) = mlm::read_config(model)?;
+    let emb = tensors
+        .get("embeddings.weight")
+        .ok_or_else(|| JobError::Input(format!("{}: no `embeddings.weight`", model.display())))?;
+    let dim = emb.shape[1];
+    #[allow(clippy::cast_possible_truncation)]
+    let words: Vec<String> = (0..emb.shape[0])
+        .map(|id| dico.word(id as u32).unwrap_or("<unk>").to_owned())
+        .collect();
+    let e = Embeddings::new(words, dim, emb.values.clone()).map_err(input_err)?;
+    write_vec(out, &e).map_err(|err| JobError::Output {
+        path: out.to_path_buf(),
+        reason: err.to_string(),
+    })
+}
