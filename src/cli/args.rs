@@ -111,6 +111,8 @@ pub enum Command {
     Vecmap(crate::embed::vecmap::VecmapArgs),
     /// Bilingual lexicon induction P@1/5/10 (NN, CSLS) of two `.vec` files on a dictionary.
     Bli(crate::embed::bli::BliArgs),
+    /// Train one masked LM (XLM's MLM; random or aligned embeddings) outside a recipe.
+    TrainMlm(crate::train::cli::TrainMlmArgs),
 }
 
 /// One GPU slot when built with CUDA, none otherwise.

@@ -68,6 +68,9 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         Command::Bli(args) => crate::embed::bli::run_bli(&args)
             .map(|()| 0)
             .map_err(Error::tool),
+        Command::TrainMlm(args) => crate::train::cli::run(&args)
+            .map(|()| 0)
+            .map_err(Error::tool),
     }
 }
 

@@ -59,7 +59,10 @@ impl HostTensor {
 
     /// Uploads to a device tensor of rank `D`.
     pub fn to_tensor<B: Backend, const D: usize>(&self, device: &B::Device) -> Tensor<B, D> {
-        Tensor::from_data(TensorData::new(self.values.clone(), self.shape.clone()), device)
+        Tensor::from_data(
+            TensorData::new(self.values.clone(), self.shape.clone()),
+            device,
+        )
     }
 }
 
@@ -117,7 +120,11 @@ pub fn load_parameters<B: Backend, M: Module<B>>(
                 Some(t) if t.shape == dims => {
                     self.used += 1;
                     let fresh = t.to_tensor::<B, D>(&tensor.device());
-                    if tensor.is_require_grad() { fresh.require_grad() } else { fresh }
+                    if tensor.is_require_grad() {
+                        fresh.require_grad()
+                    } else {
+                        fresh
+                    }
                 }
                 Some(t) => {
                     self.error.get_or_insert(format!(
@@ -188,10 +195,13 @@ pub fn write_safetensors(
     })
 }
 
+/// Named host tensors.
+pub type NamedTensors = BTreeMap<String, HostTensor>;
+
 /// Reads every tensor and the metadata of a safetensors file of f32 tensors.
 pub fn read_safetensors(
     path: &Path,
-) -> Result<(BTreeMap<String, HostTensor>, HashMap<String, String>), CheckpointError> {
+) -> Result<(NamedTensors, HashMap<String, String>), CheckpointError> {
     let invalid = |reason: String| CheckpointError::Invalid {
         path: path.to_path_buf(),
         reason,
@@ -207,7 +217,10 @@ pub fn read_safetensors(
     let mut out = BTreeMap::new();
     for (name, view) in st.tensors() {
         if view.dtype() != Dtype::F32 {
-            return Err(invalid(format!("`{name}` is {:?}, expected F32", view.dtype())));
+            return Err(invalid(format!(
+                "`{name}` is {:?}, expected F32",
+                view.dtype()
+            )));
         }
         let values = view
             .data()

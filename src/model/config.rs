@@ -42,7 +42,13 @@ impl TransformerConfig {
     }
 
     /// An architecture with XLM's fixed choices (FFN 4x, dropout 0.1, GELU, 512 positions).
-    pub fn new(n_words: usize, n_langs: usize, dim: usize, n_layers: usize, n_heads: usize) -> Self {
+    pub fn new(
+        n_words: usize,
+        n_langs: usize,
+        dim: usize,
+        n_layers: usize,
+        n_heads: usize,
+    ) -> Self {
         Self {
             n_words,
             n_langs,
@@ -60,7 +66,7 @@ impl TransformerConfig {
 
     /// Checks the invariants the modules rely on.
     pub fn validate(&self) -> Result<(), String> {
-        if self.dim == 0 || self.n_heads == 0 || self.dim % self.n_heads != 0 {
+        if self.dim == 0 || self.n_heads == 0 || !self.dim.is_multiple_of(self.n_heads) {
             return Err(format!(
                 "dim ({}) must be a positive multiple of n_heads ({})",
                 self.dim, self.n_heads
@@ -86,7 +92,14 @@ impl TransformerConfig {
     /// Number of trainable scalars (the output projection is tied, its bias is counted).
     pub fn n_params(&self) -> usize {
         let (d, h, v) = (self.dim, self.hidden_dim, self.n_words);
-        let emb = v * d + self.max_positions * d + if self.n_langs > 1 { self.n_langs * d } else { 0 } + 2 * d;
+        let emb = v * d
+            + self.max_positions * d
+            + if self.n_langs > 1 {
+                self.n_langs * d
+            } else {
+                0
+            }
+            + 2 * d;
         let layer = 4 * (d * d + d) + 2 * d + (d * h + h) + (h * d + d) + 2 * d;
         emb + self.n_layers * layer + v
     }

@@ -121,12 +121,15 @@ impl<B: Backend> TransformerLayer<B> {
         causal: bool,
         memory: Option<&Memory<B>>,
     ) -> Tensor<B, 3> {
-        let a = self.attention.forward(x.clone(), x.clone(), padding, causal);
+        let a = self
+            .attention
+            .forward(x.clone(), x.clone(), padding, causal);
         let mut h = self.layer_norm1.forward(x + self.dropout.forward(a));
         if let (Some(cross), Some(mem)) = (&self.cross, memory) {
-            let c = cross
-                .attention
-                .forward(h.clone(), mem.states.clone(), mem.padding.clone(), false);
+            let c =
+                cross
+                    .attention
+                    .forward(h.clone(), mem.states.clone(), mem.padding.clone(), false);
             h = cross.layer_norm.forward(h + self.dropout.forward(c));
         }
         let f = self.ffn.forward(h.clone());

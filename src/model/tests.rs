@@ -12,7 +12,8 @@ use crate::backend::Cpu;
 type P = BTreeMap<String, HostTensor>;
 
 fn get<'a>(p: &'a P, name: &str) -> &'a HostTensor {
-    p.get(name).unwrap_or_else(|| panic!("no parameter {name}; have {:?}", p.keys()))
+    p.get(name)
+        .unwrap_or_else(|| panic!("no parameter {name}; have {:?}", p.keys()))
 }
 
 /// `x · W + b` with Burn's `[in, out]` weight layout.
@@ -39,7 +40,9 @@ fn layer_norm(p: &P, name: &str, x: &[f64]) -> Vec<f64> {
     let var = x.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n;
     x.iter()
         .enumerate()
-        .map(|(i, v)| (v - mean) / (var + 1e-12).sqrt() * f64::from(g.values[i]) + f64::from(b.values[i]))
+        .map(|(i, v)| {
+            (v - mean) / (var + 1e-12).sqrt() * f64::from(g.values[i]) + f64::from(b.values[i])
+        })
         .collect()
 }
 
@@ -57,16 +60,28 @@ fn gelu(x: f64) -> f64 {
 
 fn row(t: &HostTensor, i: usize) -> Vec<f64> {
     let d = t.shape[1];
-    t.values[i * d..(i + 1) * d].iter().map(|&v| f64::from(v)).collect()
+    t.values[i * d..(i + 1) * d]
+        .iter()
+        .map(|&v| f64::from(v))
+        .collect()
 }
 
 /// Self-attention of one sequence `h` (`len x dim`) with `pad[j]` keys hidden.
 fn attention(p: &P, name: &str, h: &[Vec<f64>], pad: &[bool], heads: usize) -> Vec<Vec<f64>> {
     let dim = h[0].len();
     let hd = dim / heads;
-    let q: Vec<Vec<f64>> = h.iter().map(|x| linear(p, &format!("{name}.q_lin"), x)).collect();
-    let k: Vec<Vec<f64>> = h.iter().map(|x| linear(p, &format!("{name}.k_lin"), x)).collect();
-    let v: Vec<Vec<f64>> = h.iter().map(|x| linear(p, &format!("{name}.v_lin"), x)).collect();
+    let q: Vec<Vec<f64>> = h
+        .iter()
+        .map(|x| linear(p, &format!("{name}.q_lin"), x))
+        .collect();
+    let k: Vec<Vec<f64>> = h
+        .iter()
+        .map(|x| linear(p, &format!("{name}.k_lin"), x))
+        .collect();
+    let v: Vec<Vec<f64>> = h
+        .iter()
+        .map(|x| linear(p, &format!("{name}.v_lin"), x))
+        .collect();
     let mut ctx = vec![vec![0.0; dim]; h.len()];
     for hh in 0..heads {
         let r = hh * hd..(hh + 1) * hd;
@@ -88,11 +103,19 @@ fn attention(p: &P, name: &str, h: &[Vec<f64>], pad: &[bool], heads: usize) -> V
             }
         }
     }
-    ctx.iter().map(|x| linear(p, &format!("{name}.out_lin"), x)).collect()
+    ctx.iter()
+        .map(|x| linear(p, &format!("{name}.out_lin"), x))
+        .collect()
 }
 
 /// XLM's encoder forward for one sequence, in eval mode.
-fn reference_forward(p: &P, tokens: &[usize], lang: usize, pad: &[bool], c: &TransformerConfig) -> Vec<Vec<f64>> {
+fn reference_forward(
+    p: &P,
+    tokens: &[usize],
+    lang: usize,
+    pad: &[bool],
+    c: &TransformerConfig,
+) -> Vec<Vec<f64>> {
     let emb = get(p, "embeddings.weight");
     let pos = get(p, "position_embeddings.weight");
     let langs = get(p, "lang_embeddings.weight");
@@ -150,7 +173,10 @@ fn ints(v: &[i64], shape: [usize; 2]) -> Tensor<Cpu, 2, Int> {
 fn assert_close(burn: &[f32], reference: &[f64], tol: f64, what: &str) {
     assert_eq!(burn.len(), reference.len(), "{what}: length");
     for (i, (&b, &r)) in burn.iter().zip(reference).enumerate() {
-        assert!((f64::from(b) - r).abs() <= tol, "{what}[{i}]: burn {b} vs reference {r}");
+        assert!(
+            (f64::from(b) - r).abs() <= tol,
+            "{what}[{i}]: burn {b} vs reference {r}"
+        );
     }
 }
 
@@ -158,8 +184,20 @@ fn assert_close(burn: &[f32], reference: &[f64], tol: f64, what: &str) {
 fn gelu_is_the_exact_erf_form() {
     // Python: 0.5 * x * (1 + math.erf(x / math.sqrt(2))); the tanh form gives 0.841192 at 1.
     let x = Tensor::<Cpu, 1>::from_floats([1.0, -0.5, 2.5], &Default::default());
-    let y = burn::tensor::activation::gelu(x).into_data().to_vec::<f32>().unwrap();
-    assert_close(&y, &[0.841_344_746_068_542_9, -0.154_268_769_362_993_44, 2.484_475_836_685_559_7], 2e-6, "gelu");
+    let y = burn::tensor::activation::gelu(x)
+        .into_data()
+        .to_vec::<f32>()
+        .unwrap();
+    assert_close(
+        &y,
+        &[
+            0.841_344_746_068_542_9,
+            -0.154_268_769_362_993_44,
+            2.484_475_836_685_559_7,
+        ],
+        2e-6,
+        "gelu",
+    );
     assert!((gelu(1.0) - 0.841_344_746_068_542_9).abs() < 1e-12);
 }
 
@@ -190,9 +228,17 @@ fn pad_row_starts_at_zero_and_embeddings_have_xlm_scale() {
     let emb = get(&p, "embeddings.weight");
     assert!(row(emb, c.pad_index).iter().all(|&v| v == 0.0));
     let n = emb.values.len() as f64;
-    let var = emb.values.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>() / n;
+    let var = emb
+        .values
+        .iter()
+        .map(|&v| f64::from(v).powi(2))
+        .sum::<f64>()
+        / n;
     assert!((var - 1.0 / 64.0).abs() < 0.1 / 64.0, "variance {var}");
-    assert!(!p.contains_key("lang_embeddings.weight"), "one language has no lang embedding");
+    assert!(
+        !p.contains_key("lang_embeddings.weight"),
+        "one language has no lang embedding"
+    );
 }
 
 #[test]
@@ -204,7 +250,10 @@ fn embedding_block_matches_reference_with_padding() {
     let batch = Batch {
         tokens: ints(&[1, 17, 23, 2], [1, 4]),
         langs: Some(ints(&[1, 1, 1, 1], [1, 4])),
-        padding: Some(Tensor::<Cpu, 2, Bool>::from_data(TensorData::new(pad.to_vec(), [1, 4]), &Default::default())),
+        padding: Some(Tensor::<Cpu, 2, Bool>::from_data(
+            TensorData::new(pad.to_vec(), [1, 4]),
+            &Default::default(),
+        )),
     };
     let got = model.embed(&batch).into_data().to_vec::<f32>().unwrap();
     let emb = get(&p, "embeddings.weight");
@@ -212,7 +261,9 @@ fn embedding_block_matches_reference_with_padding() {
     let lang = get(&p, "lang_embeddings.weight");
     let mut want = Vec::new();
     for (i, &t) in tokens.iter().enumerate() {
-        let s: Vec<f64> = (0..c.dim).map(|d| row(emb, t)[d] + row(pos, i)[d] + row(lang, 1)[d]).collect();
+        let s: Vec<f64> = (0..c.dim)
+            .map(|d| row(emb, t)[d] + row(pos, i)[d] + row(lang, 1)[d])
+            .collect();
         let y = layer_norm(&p, "layer_norm_emb", &s);
         want.extend(if pad[i] { vec![0.0; c.dim] } else { y });
     }
@@ -224,15 +275,25 @@ fn attention_matches_reference_and_ignores_padded_keys() {
     let (c, model) = tiny_model();
     let p = named_parameters(&model);
     let device = Default::default();
-    let values: Vec<f32> = (0..3 * c.dim).map(|i| ((i * 7 % 11) as f32 - 5.0) / 4.0).collect();
+    let values: Vec<f32> = (0..3 * c.dim)
+        .map(|i| ((i * 7 % 11) as f32 - 5.0) / 4.0)
+        .collect();
     let x = Tensor::<Cpu, 3>::from_data(TensorData::new(values.clone(), [1, 3, c.dim]), &device);
     let pad = [false, false, true];
     let mask = Tensor::<Cpu, 2, Bool>::from_data(TensorData::new(pad.to_vec(), [1, 3]), &device);
     let attn = &model.layers[0].attention;
     let got = attn.forward(x.clone(), x.clone(), Some(mask.clone()), false);
-    let h: Vec<Vec<f64>> = values.chunks(c.dim).map(|r| r.iter().map(|&v| f64::from(v)).collect()).collect();
+    let h: Vec<Vec<f64>> = values
+        .chunks(c.dim)
+        .map(|r| r.iter().map(|&v| f64::from(v)).collect())
+        .collect();
     let want: Vec<f64> = attention(&p, "layers.0.attention", &h, &pad, c.n_heads).concat();
-    assert_close(&got.into_data().to_vec::<f32>().unwrap(), &want, 1e-5, "attention");
+    assert_close(
+        &got.into_data().to_vec::<f32>().unwrap(),
+        &want,
+        1e-5,
+        "attention",
+    );
 
     // Changing the padded key's content changes nothing for the real positions.
     let mut other = values.clone();
@@ -240,8 +301,16 @@ fn attention_matches_reference_and_ignores_padded_keys() {
         *v += 3.0;
     }
     let x2 = Tensor::<Cpu, 3>::from_data(TensorData::new(other, [1, 3, c.dim]), &device);
-    let a = attn.forward(x.clone(), x, Some(mask.clone()), false).into_data().to_vec::<f32>().unwrap();
-    let b = attn.forward(x2.clone(), x2, Some(mask), false).into_data().to_vec::<f32>().unwrap();
+    let a = attn
+        .forward(x.clone(), x, Some(mask.clone()), false)
+        .into_data()
+        .to_vec::<f32>()
+        .unwrap();
+    let b = attn
+        .forward(x2.clone(), x2, Some(mask), false)
+        .into_data()
+        .to_vec::<f32>()
+        .unwrap();
     assert_eq!(a[..2 * c.dim], b[..2 * c.dim]);
 }
 
@@ -253,14 +322,24 @@ fn whole_encoder_matches_reference() {
         ([1, 20, 21, 22, 1], [false; 5]),
         ([1, 30, 1, 2, 2], [false, false, false, true, true]),
     ];
-    let tokens: Vec<i64> = seqs.iter().flat_map(|(t, _)| t.iter().map(|&x| x as i64)).collect();
+    let tokens: Vec<i64> = seqs
+        .iter()
+        .flat_map(|(t, _)| t.iter().map(|&x| x as i64))
+        .collect();
     let pads: Vec<bool> = seqs.iter().flat_map(|(_, m)| m.iter().copied()).collect();
     let batch = Batch {
         tokens: ints(&tokens, [2, 5]),
         langs: Some(ints(&[0, 0, 0, 0, 0, 1, 1, 1, 1, 1], [2, 5])),
-        padding: Some(Tensor::from_data(TensorData::new(pads, [2, 5]), &Default::default())),
+        padding: Some(Tensor::from_data(
+            TensorData::new(pads, [2, 5]),
+            &Default::default(),
+        )),
     };
-    let got = model.forward(&batch, false, None).into_data().to_vec::<f32>().unwrap();
+    let got = model
+        .forward(&batch, false, None)
+        .into_data()
+        .to_vec::<f32>()
+        .unwrap();
     let want: Vec<f64> = seqs
         .iter()
         .enumerate()
@@ -274,7 +353,8 @@ fn output_projection_is_tied_with_its_own_bias() {
     let (c, model) = tiny_model();
     let p = named_parameters(&model);
     let h: Vec<f32> = (0..2 * c.dim).map(|i| (i as f32 - 7.0) / 9.0).collect();
-    let x = Tensor::<Cpu, 2>::from_data(TensorData::new(h.clone(), [2, c.dim]), &Default::default());
+    let x =
+        Tensor::<Cpu, 2>::from_data(TensorData::new(h.clone(), [2, c.dim]), &Default::default());
     let got = model.predict(x).into_data().to_vec::<f32>().unwrap();
     let emb = get(&p, "embeddings.weight");
     let bias = get(&p, "pred_bias");
@@ -283,7 +363,10 @@ fn output_projection_is_tied_with_its_own_bias() {
         .flat_map(|r| {
             (0..c.n_words).map(move |w| {
                 f64::from(bias.values[w])
-                    + r.iter().zip(row(emb, w)).map(|(&a, b)| f64::from(a) * b).sum::<f64>()
+                    + r.iter()
+                        .zip(row(emb, w))
+                        .map(|(&a, b)| f64::from(a) * b)
+                        .sum::<f64>()
             })
         })
         .collect();

@@ -109,7 +109,12 @@ impl<B: Backend> Transformer<B> {
     ///
     /// # Shapes
     /// - output: `[batch, len, dim]`
-    pub fn forward(&self, batch: &Batch<B>, causal: bool, memory: Option<&Memory<B>>) -> Tensor<B, 3> {
+    pub fn forward(
+        &self,
+        batch: &Batch<B>,
+        causal: bool,
+        memory: Option<&Memory<B>>,
+    ) -> Tensor<B, 3> {
         let keep = keep_mask(batch.padding.as_ref());
         let mut h = self.embed(batch);
         for layer in &self.layers {

@@ -18,8 +18,13 @@ fn subword_side(
 ) -> Result<crate::embed::vec_format::Embeddings, StageError> {
     let sub = read_vec(ctx.input(slot)?, None).map_err(StageError::library)?;
     let index = sub.word_index();
-    let (emb, missing) =
-        bli::word_vectors_from_subwords(words, segment, &|p| index.get(p).copied(), &sub.data, sub.dim);
+    let (emb, missing) = bli::word_vectors_from_subwords(
+        words,
+        segment,
+        &|p| index.get(p).copied(),
+        &sub.data,
+        sub.dim,
+    );
     ctx.log(format!(
         "{slot}: {} dictionary words embedded from subwords, {missing} without any known subword",
         emb.words.len()
@@ -86,7 +91,10 @@ impl Stage for BliStage {
                     if !w.is_empty() {
                         applier.apply_word(w.as_bytes(), &mut out);
                     }
-                    String::from_utf8_lossy(&out).split(' ').map(str::to_owned).collect()
+                    String::from_utf8_lossy(&out)
+                        .split(' ')
+                        .map(str::to_owned)
+                        .collect()
                 };
                 let src = subword_side(ctx, "src", &dict_side(&dict, 0), &segment)?;
                 let trg = subword_side(ctx, "trg", &dict_side(&dict, 1), &segment)?;

@@ -72,7 +72,7 @@ impl Stage for MlmStage {
         let checkpoint_dir = ctx.checkpoint_dir().to_path_buf();
         let summary = job::run(p, &inputs, &outputs, &checkpoint_dir, &mut |e| match e {
             TrainEvent::Log(line) => ctx.log(line),
-            TrainEvent::Progress { done, total } => ctx.progress(done, total),
+            TrainEvent::Progress { done, total, .. } => ctx.progress(done, total),
             TrainEvent::Epoch(_) => {}
         })
         .map_err(StageError::library)?;
@@ -92,7 +92,10 @@ impl Stage for MlmStage {
         {
             ctx.metric("best_epoch", summary.best_epoch as f64);
             ctx.metric("epochs", summary.history.len() as f64);
-            ctx.metric("steps", summary.history.last().map_or(0, |h| h.steps) as f64);
+            ctx.metric(
+                "steps",
+                summary.history.last().map_or(0, |h| h.steps) as f64,
+            );
             ctx.metric("n_params", summary.n_params as f64);
             let tps: f64 = summary.history.iter().map(|h| h.tokens_per_s).sum::<f64>()
                 / summary.history.len().max(1) as f64;

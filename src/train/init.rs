@@ -34,7 +34,11 @@ impl AlignedRows {
 
 /// Matches dictionary strings to vectors (first occurrence wins). Fails when the dimensions
 /// differ (XLM asserts `dim == emb_dim`).
-pub fn aligned_rows(dico: &Dictionary, vectors: &Embeddings, dim: usize) -> Result<AlignedRows, String> {
+pub fn aligned_rows(
+    dico: &Dictionary,
+    vectors: &Embeddings,
+    dim: usize,
+) -> Result<AlignedRows, String> {
     if vectors.dim != dim {
         return Err(format!(
             "the vectors have dimension {}, the model {dim}: set the model's `dim` to the \
@@ -57,7 +61,10 @@ pub fn aligned_rows(dico: &Dictionary, vectors: &Embeddings, dim: usize) -> Resu
 }
 
 /// Overwrites token-embedding rows of `model` (keeping the parameter's id and grad flag).
-pub fn overwrite_embedding_rows<B: Backend>(mut model: Transformer<B>, rows: &AlignedRows) -> Transformer<B> {
+pub fn overwrite_embedding_rows<B: Backend>(
+    mut model: Transformer<B>,
+    rows: &AlignedRows,
+) -> Transformer<B> {
     model.embeddings.weight = model.embeddings.weight.map(|w| {
         let require_grad = w.is_require_grad();
         let mut host = HostTensor::from_tensor(&w);
@@ -66,7 +73,11 @@ pub fn overwrite_embedding_rows<B: Backend>(mut model: Transformer<B>, rows: &Al
             host.values[id * dim..(id + 1) * dim].copy_from_slice(v);
         }
         let fresh = host.to_tensor::<B, 2>(&w.device());
-        if require_grad { fresh.require_grad() } else { fresh }
+        if require_grad {
+            fresh.require_grad()
+        } else {
+            fresh
+        }
     });
     model
 }

@@ -138,26 +138,44 @@ impl MlmParams {
         if self.langs.is_empty() {
             return Err(("langs", "must name at least one language".into()));
         }
-        if self.dim % self.n_heads != 0 {
-            return Err(("n_heads", format!("must divide dim ({}), got {}", self.dim, self.n_heads)));
+        if !self.dim.is_multiple_of(self.n_heads) {
+            return Err((
+                "n_heads",
+                format!("must divide dim ({}), got {}", self.dim, self.n_heads),
+            ));
         }
         if !(3..=512).contains(&self.bptt) {
-            return Err(("bptt", format!("must be in 3..=512 (learned positions), got {}", self.bptt)));
+            return Err((
+                "bptt",
+                format!("must be in 3..=512 (learned positions), got {}", self.bptt),
+            ));
         }
         if self.epoch_size == 0 {
             return Err(("epoch_size", "must be at least 1".into()));
         }
-        for (name, p) in [("dropout", self.dropout), ("attention_dropout", self.attention_dropout)] {
+        for (name, p) in [
+            ("dropout", self.dropout),
+            ("attention_dropout", self.attention_dropout),
+        ] {
             if !(0.0..1.0).contains(&p) {
                 return Err((name, format!("must be in [0, 1), got {p}")));
             }
         }
         if !(self.word_pred > 0.0 && self.word_pred <= 1.0) {
-            return Err(("word_pred", format!("must be in (0, 1], got {}", self.word_pred)));
+            return Err((
+                "word_pred",
+                format!("must be in (0, 1], got {}", self.word_pred),
+            ));
         }
         let s: f64 = self.word_mask_keep_rand.iter().sum();
         if self.word_mask_keep_rand.iter().any(|&p| p < 0.0) || (s - 1.0).abs() > 1e-6 {
-            return Err(("word_mask_keep_rand", format!("must be 3 probabilities summing to 1, got {:?}", self.word_mask_keep_rand)));
+            return Err((
+                "word_mask_keep_rand",
+                format!(
+                    "must be 3 probabilities summing to 1, got {:?}",
+                    self.word_mask_keep_rand
+                ),
+            ));
         }
         if self.sample_alpha < 0.0 {
             return Err(("sample_alpha", "must be non-negative".into()));
@@ -169,7 +187,10 @@ impl MlmParams {
             return Err(("clip_grad_norm", "must be non-negative".into()));
         }
         if !self.device.available() {
-            return Err(("device", format!("`{}` needs a build with `--features cuda`", self.device)));
+            return Err((
+                "device",
+                format!("`{}` needs a build with `--features cuda`", self.device),
+            ));
         }
         Ok(())
     }
@@ -241,10 +262,17 @@ fn input_err(e: impl std::fmt::Display) -> JobError {
     JobError::Input(e.to_string())
 }
 
-fn stream_of(path: &Path, dico: &Dictionary, streams: usize, bptt: usize) -> Result<Stream, JobError> {
+fn stream_of(
+    path: &Path,
+    dico: &Dictionary,
+    streams: usize,
+    bptt: usize,
+) -> Result<Stream, JobError> {
     let data = BinarizedDataset::open(path).map_err(input_err)?;
     data.check_dictionary(dico).map_err(input_err)?;
-    let tokens: Vec<u32> = (0..data.n_array_tokens()).filter_map(|j| data.token(j)).collect();
+    let tokens: Vec<u32> = (0..data.n_array_tokens())
+        .filter_map(|j| data.token(j))
+        .collect();
     Stream::new(&tokens, streams, bptt)
         .ok_or_else(|| JobError::Input(format!("{} has no tokens", path.display())))
 }
@@ -257,7 +285,8 @@ pub fn run(
     checkpoint_dir: &Path,
     on_event: &mut dyn FnMut(TrainEvent<'_>),
 ) -> Result<MlmSummary, JobError> {
-    p.check().map_err(|(name, m)| JobError::Input(format!("parameter `{name}` {m}")))?;
+    p.check()
+        .map_err(|(name, m)| JobError::Input(format!("parameter `{name}` {m}")))?;
     let n = p.langs.len();
     if inputs.train.len() != n || inputs.valid.len() != n {
         return Err(JobError::Input(format!(
@@ -285,7 +314,9 @@ pub fn run(
     let aligned: Option<AlignedRows> = match (p.init, &inputs.vectors) {
         (Init::Random, _) => None,
         (Init::Aligned, None) => {
-            return Err(JobError::Input("init = \"aligned\" needs a `vectors` input (.vec)".into()));
+            return Err(JobError::Input(
+                "init = \"aligned\" needs a `vectors` input (.vec)".into(),
+            ));
         }
         (Init::Aligned, Some(path)) => {
             let vectors = read_vec(path, None).map_err(input_err)?;
@@ -347,8 +378,15 @@ pub fn run(
     let fingerprint = {
         let mut h = blake3::Hasher::new();
         h.update(serde_json::to_string(p).unwrap_or_default().as_bytes());
-        for f in inputs.train.iter().chain(&inputs.valid).chain([&inputs.vocab]).chain(&inputs.vectors) {
-            h.update_mmap(f).map_err(|e| JobError::Input(format!("read {}: {e}", f.display())))?;
+        for f in inputs
+            .train
+            .iter()
+            .chain(&inputs.valid)
+            .chain([&inputs.vocab])
+            .chain(&inputs.vectors)
+        {
+            h.update_mmap(f)
+                .map_err(|e| JobError::Input(format!("read {}: {e}", f.display())))?;
         }
         h.finalize().to_hex().to_string()
     };
@@ -390,7 +428,8 @@ pub fn run(
     std::fs::copy(&outcome.last, &outputs.last).map_err(|e| out_err(&outputs.last, &e))?;
     let json = serde_json::to_vec_pretty(&config).map_err(|e| out_err(&outputs.config, &e))?;
     std::fs::write(&outputs.config, json).map_err(|e| out_err(&outputs.config, &e))?;
-    let json = serde_json::to_vec_pretty(&outcome.history).map_err(|e| out_err(&outputs.history, &e))?;
+    let json =
+        serde_json::to_vec_pretty(&outcome.history).map_err(|e| out_err(&outputs.history, &e))?;
     std::fs::write(&outputs.history, json).map_err(|e| out_err(&outputs.history, &e))?;
     export_embeddings(&outcome.best, &dico, &outputs.embeddings)?;
     Ok(MlmSummary {

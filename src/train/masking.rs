@@ -38,8 +38,14 @@ pub struct Masked {
 /// Training masking. Position 0 of every stream and `<pad>` are never targets. If the draw
 /// selects nothing (possible only for tiny batches), one random eligible position is taken
 /// so the loss is defined (XLM would produce NaN).
-pub fn mask_train(chunk: &[u32], bs: usize, len: usize, c: &MaskConfig, rng: &mut ChaCha8Rng) -> Masked {
-    let eligible = |i: usize| i % len != 0 && chunk[i] != PAD_INDEX;
+pub fn mask_train(
+    chunk: &[u32],
+    bs: usize,
+    len: usize,
+    c: &MaskConfig,
+    rng: &mut ChaCha8Rng,
+) -> Masked {
+    let eligible = |i: usize| !i.is_multiple_of(len) && chunk[i] != PAD_INDEX;
     let mut selected = vec![false; chunk.len()];
     match &c.sample_scores {
         None => {
@@ -48,7 +54,11 @@ pub fn mask_train(chunk: &[u32], bs: usize, len: usize, c: &MaskConfig, rng: &mu
             }
         }
         Some(scores) => {
-            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_precision_loss)]
+            #[allow(
+                clippy::cast_possible_truncation,
+                clippy::cast_sign_loss,
+                clippy::cast_precision_loss
+            )]
             let n_tgt = (c.word_pred * (len * bs) as f64).ceil() as usize;
             // Efraimidis-Spirakis: the n largest u^(1/w) are a weighted sample without
             // replacement (numpy's `choice(p=..., replace=False)` has the same distribution).
@@ -144,10 +154,21 @@ mod tests {
         let m = mask_train(&chunk, bs, len, &config(), &mut rng);
         let frac = m.positions.len() as f64 / (bs * (len - 1)) as f64;
         assert!((frac - 0.15).abs() < 0.01, "{frac}");
-        assert!(m.positions.iter().all(|&i| i % len != 0), "row 0 is a target");
+        assert!(
+            m.positions.iter().all(|&i| i % len != 0),
+            "row 0 is a target"
+        );
         let n = m.positions.len() as f64;
-        let masked = m.positions.iter().filter(|&&i| m.input[i] == MASK_INDEX).count() as f64;
-        let kept = m.positions.iter().filter(|&&i| m.input[i] == chunk[i]).count() as f64;
+        let masked = m
+            .positions
+            .iter()
+            .filter(|&&i| m.input[i] == MASK_INDEX)
+            .count() as f64;
+        let kept = m
+            .positions
+            .iter()
+            .filter(|&&i| m.input[i] == chunk[i])
+            .count() as f64;
         assert!((masked / n - 0.8).abs() < 0.03, "{}", masked / n);
         // kept includes the rare random draw that equals the original token
         assert!((kept / n - 0.1).abs() < 0.03, "{}", kept / n);
@@ -170,14 +191,20 @@ mod tests {
     #[test]
     fn sampled_masking_takes_exactly_ceil_and_skips_zero_scores() {
         let (bs, len) = (4, 50);
-        let chunk: Vec<u32> = (0..bs * len).map(|i| if i % 2 == 0 { 20 } else { 1 }).collect();
+        let chunk: Vec<u32> = (0..bs * len)
+            .map(|i| if i % 2 == 0 { 20 } else { 1 })
+            .collect();
         let mut scores = vec![0.0; 30];
         scores[20] = 1.0;
         let mut c = config();
         c.sample_scores = Some(scores);
         let m = mask_train(&chunk, bs, len, &c, &mut ChaCha8Rng::seed_from_u64(2));
         // ceil(0.15 * 200) = 30 drawn among the 100 id-20 positions; those in row 0 are dropped
-        assert!(m.positions.len() <= 30 && m.positions.len() >= 26, "{}", m.positions.len());
+        assert!(
+            m.positions.len() <= 30 && m.positions.len() >= 26,
+            "{}",
+            m.positions.len()
+        );
         assert!(m.targets.iter().all(|&t| t == 20));
     }
 

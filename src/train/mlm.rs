@@ -181,6 +181,10 @@ pub enum TrainEvent<'a> {
         done: u64,
         /// Total.
         total: u64,
+        /// Mean training loss of the epoch so far.
+        loss: f64,
+        /// Training tokens per second in the epoch so far.
+        tokens_per_s: f64,
     },
     /// An epoch finished.
     Epoch(&'a EpochReport),
@@ -212,9 +216,16 @@ pub fn best_path(dir: &Path) -> PathBuf {
 }
 
 /// Builds the initial model: XLM's random init from `seed`, aligned rows, freezing.
-pub fn initial_model<B: Backend>(init: &ModelInit, seed: u64, freeze: bool, device: &B::Device) -> Transformer<B> {
+pub fn initial_model<B: Backend>(
+    init: &ModelInit,
+    seed: u64,
+    freeze: bool,
+    device: &B::Device,
+) -> Transformer<B> {
     let model = {
-        let _guard = BACKEND_RNG.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _guard = BACKEND_RNG
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         B::seed(device, seed);
         init.config.init::<B>(device)
     };
@@ -263,14 +274,21 @@ pub fn train<B: AutodiffBackend>(
             let e = state.epochs_done;
             let model = checkpoint::load_module(fresh, &model_path(checkpoint_dir, e))?;
             let (tensors, meta) = checkpoint::read_safetensors(&optim_path(checkpoint_dir, e))?;
-            let step = meta.get("step").and_then(|s| s.parse().ok()).unwrap_or(state.steps);
-            let adam = Adam::from_host(settings.adam, &tensors, step, device).map_err(|reason| {
-                MlmError::Resume {
-                    path: optim_path(checkpoint_dir, e),
-                    reason,
-                }
-            })?;
-            on_event(TrainEvent::Log(format!("resuming after epoch {e} ({} updates)", state.steps)));
+            let step = meta
+                .get("step")
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(state.steps);
+            let adam =
+                Adam::from_host(settings.adam, &tensors, step, device).map_err(|reason| {
+                    MlmError::Resume {
+                        path: optim_path(checkpoint_dir, e),
+                        reason,
+                    }
+                })?;
+            on_event(TrainEvent::Log(format!(
+                "resuming after epoch {e} ({} updates)",
+                state.steps
+            )));
             (model, adam, state)
         }
         None => (
@@ -305,7 +323,12 @@ pub fn train<B: AutodiffBackend>(
         let (mut loss_sum, mut n_updates) = (0.0f64, 0u64);
         while n_sentences < settings.epoch_size {
             let mut order: Vec<usize> = (0..n_langs).collect();
-            order.shuffle(&mut ChaCha8Rng::seed_from_u64(derive(settings.seed, 1, state.iterations, 0)));
+            order.shuffle(&mut ChaCha8Rng::seed_from_u64(derive(
+                settings.seed,
+                1,
+                state.iterations,
+                0,
+            )));
             state.iterations += 1;
             for li in order {
                 let lang = &langs[li];
@@ -313,12 +336,20 @@ pub fn train<B: AutodiffBackend>(
                 if state.orders[li].exhausted() {
                     state.passes[li] += 1;
                 }
-                let mut order_rng =
-                    ChaCha8Rng::seed_from_u64(derive(settings.seed, 3, li as u64, state.passes[li]));
-                let chunk = lang.train.chunk(state.orders[li].next(lang.train.n_batches(), &mut order_rng));
+                let mut order_rng = ChaCha8Rng::seed_from_u64(derive(
+                    settings.seed,
+                    3,
+                    li as u64,
+                    state.passes[li],
+                ));
+                let chunk = lang
+                    .train
+                    .chunk(state.orders[li].next(lang.train.n_batches(), &mut order_rng));
                 let masked = mask_train(&chunk, bs, bptt, &settings.mask, &mut rng);
                 let loss = {
-                    let _guard = BACKEND_RNG.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                    let _guard = BACKEND_RNG
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
                     B::seed(device, derive(settings.seed, 4, state.steps, 0));
                     mlm_loss(&model, &masked, li, n_langs, bs, bptt, device)
                 };
@@ -337,9 +368,13 @@ pub fn train<B: AutodiffBackend>(
                 loss_sum += f64::from(loss_value);
                 n_updates += 1;
                 n_sentences += bs as u64;
+                #[allow(clippy::cast_precision_loss)]
                 on_event(TrainEvent::Progress {
                     done: n_sentences.min(settings.epoch_size),
                     total: settings.epoch_size,
+                    loss: loss_sum / n_updates as f64,
+                    tokens_per_s: (n_updates as usize * bs * bptt) as f64
+                        / started.elapsed().as_secs_f64().max(1e-9),
                 });
             }
         }
@@ -382,7 +417,11 @@ pub fn train<B: AutodiffBackend>(
             state.best_ppl = Some(valid_mlm_ppl);
             state.best_epoch = epoch;
             state.decrease_counts = 0;
-            checkpoint::save_module(&model, &best_path(checkpoint_dir), model_metadata(config, epoch))?;
+            checkpoint::save_module(
+                &model,
+                &best_path(checkpoint_dir),
+                model_metadata(config, epoch),
+            )?;
         } else {
             state.decrease_counts += 1;
         }
@@ -481,10 +520,13 @@ pub fn evaluate<B: Backend>(
         for (k, i) in (start..end).enumerate() {
             let m = mask_eval(&lang.valid.chunk(i), settings.mask.word_pred, &mut rng);
             merged.input.extend(&m.input);
-            merged.positions.extend(m.positions.iter().map(|p| p + k * len));
+            merged
+                .positions
+                .extend(m.positions.iter().map(|p| p + k * len));
             merged.targets.extend(&m.targets);
         }
-        let (logits, targets) = forward_targets(model, &merged, li, n_langs, end - start, len, device);
+        let (logits, targets) =
+            forward_targets(model, &merged, li, n_langs, end - start, len, device);
         let t = merged.targets.len();
         let logp = log_softmax(logits.clone(), 1);
         let nll: f32 = logp
@@ -585,7 +627,10 @@ fn load_state(dir: &Path, fingerprint: &str) -> Result<Option<TrainState>, MlmEr
     if state.format != STATE_FORMAT {
         return Err(MlmError::Resume {
             path,
-            reason: format!("state format {} (this build writes {STATE_FORMAT})", state.format),
+            reason: format!(
+                "state format {} (this build writes {STATE_FORMAT})",
+                state.format
+            ),
         });
     }
     if state.fingerprint != fingerprint {
@@ -600,7 +645,9 @@ fn load_state(dir: &Path, fingerprint: &str) -> Result<Option<TrainState>, MlmEr
 }
 
 /// Reads the model configuration stored in a checkpoint's metadata.
-pub fn read_config(path: &Path) -> Result<(TransformerConfig, BTreeMap<String, checkpoint::HostTensor>), MlmError> {
+pub fn read_config(
+    path: &Path,
+) -> Result<(TransformerConfig, BTreeMap<String, checkpoint::HostTensor>), MlmError> {
     let (tensors, meta) = checkpoint::read_safetensors(path)?;
     let config = meta
         .get("config")
@@ -673,8 +720,17 @@ mod tests {
     }
 
     fn run(s: &MlmSettings, init: &ModelInit, dir: &Path, stop: Option<usize>) -> Outcome {
-        train::<Ad>(s, &languages(), init, dir, "test", &Default::default(), stop, &mut |_| {})
-            .unwrap()
+        train::<Ad>(
+            s,
+            &languages(),
+            init,
+            dir,
+            "test",
+            &Default::default(),
+            stop,
+            &mut |_| {},
+        )
+        .unwrap()
     }
 
     fn params(path: &Path) -> BTreeMap<String, checkpoint::HostTensor> {
@@ -700,12 +756,23 @@ mod tests {
         let mut s = settings();
         s.freeze_embeddings = true;
         s.max_epochs = 1;
-        let before = named_parameters(&initial_model::<Ad>(&init(), s.seed, true, &Default::default()));
+        let before = named_parameters(&initial_model::<Ad>(
+            &init(),
+            s.seed,
+            true,
+            &Default::default(),
+        ));
         let out = run(&s, &init(), dir.path(), None);
         let after = params(&out.last);
         assert_eq!(before["embeddings.weight"], after["embeddings.weight"]);
-        assert_ne!(before["pred_bias"], after["pred_bias"], "the output bias still trains");
-        assert_ne!(before["position_embeddings.weight"], after["position_embeddings.weight"]);
+        assert_ne!(
+            before["pred_bias"], after["pred_bias"],
+            "the output bias still trains"
+        );
+        assert_ne!(
+            before["position_embeddings.weight"],
+            after["position_embeddings.weight"]
+        );
     }
 
     #[test]
@@ -719,10 +786,18 @@ mod tests {
         });
         for i in [init(), aligned] {
             let dir = tempfile::tempdir().unwrap();
-            let before = named_parameters(&initial_model::<Ad>(&i, s.seed, false, &Default::default()));
+            let before =
+                named_parameters(&initial_model::<Ad>(&i, s.seed, false, &Default::default()));
             let after = params(&run(&s, &i, dir.path(), None).last);
-            let (b, a) = (&before["embeddings.weight"].values, &after["embeddings.weight"].values);
-            assert_ne!(b[20 * 16..21 * 16], a[20 * 16..21 * 16], "row of a trained token");
+            let (b, a) = (
+                &before["embeddings.weight"].values,
+                &after["embeddings.weight"].values,
+            );
+            assert_ne!(
+                b[20 * 16..21 * 16],
+                a[20 * 16..21 * 16],
+                "row of a trained token"
+            );
         }
     }
 
@@ -737,10 +812,17 @@ mod tests {
         let m = initial_model::<Ad>(&i, 3, false, &Default::default());
         let emb = &named_parameters(&m)["embeddings.weight"];
         assert_eq!(emb.values[16..32], v[..]);
-        assert_eq!(emb.values[20 * 16..21 * 16], v.iter().map(|x| -x).collect::<Vec<_>>()[..]);
+        assert_eq!(
+            emb.values[20 * 16..21 * 16],
+            v.iter().map(|x| -x).collect::<Vec<_>>()[..]
+        );
         let plain = initial_model::<Ad>(&init(), 3, false, &Default::default());
         let emb0 = &named_parameters(&plain)["embeddings.weight"];
-        assert_eq!(emb.values[32..48], emb0.values[32..48], "other rows keep the random init");
+        assert_eq!(
+            emb.values[32..48],
+            emb0.values[32..48],
+            "other rows keep the random init"
+        );
     }
 
     #[test]
@@ -766,7 +848,11 @@ mod tests {
         let b = run(&s, &init(), split.path(), None);
         assert_eq!(b.resumed_from_epoch, 1);
         assert_eq!(params(&a.last), params(&b.last));
-        let strip = |h: &[EpochReport]| h.iter().map(|r| (r.train_loss, r.valid_mlm_ppl)).collect::<Vec<_>>();
+        let strip = |h: &[EpochReport]| {
+            h.iter()
+                .map(|r| (r.train_loss, r.valid_mlm_ppl))
+                .collect::<Vec<_>>()
+        };
         assert_eq!(strip(&a.history), strip(&b.history));
     }
 
@@ -776,8 +862,17 @@ mod tests {
         let mut s = settings();
         s.max_epochs = 1;
         run(&s, &init(), dir.path(), None);
-        let err = train::<Ad>(&s, &languages(), &init(), dir.path(), "other", &Default::default(), None, &mut |_| {})
-            .unwrap_err();
+        let err = train::<Ad>(
+            &s,
+            &languages(),
+            &init(),
+            dir.path(),
+            "other",
+            &Default::default(),
+            None,
+            &mut |_| {},
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("other settings"), "{err}");
     }
 }

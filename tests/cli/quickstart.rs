@@ -15,6 +15,30 @@ fn quickstart_runs_and_a_new_pair_reuses_the_english_side() {
         "{first:?}"
     );
     assert!(first.executed.iter().any(|n| n == "data_lmr"), "{first:?}");
+    for n in [
+        "mlm",
+        "mlm[mlm.init=random]",
+        "mlm[mlm.freeze_embeddings=true]",
+        "bli_mlm",
+        "bli_mlm[mlm.init=random]",
+    ] {
+        assert!(
+            first.executed.iter().any(|x| x == n),
+            "{n} should run: {first:?}"
+        );
+    }
+    let mlm: serde_json::Value =
+        serde_json::from_str(&stdout(&env.unmt(&["show", "mlm", "--json"]))).expect("json");
+    let m = &mlm["metrics"];
+    assert!(m["init_coverage"].as_f64().unwrap_or(0.0) > 0.9, "{mlm}");
+    let ppl = m["valid_mk_mlm_ppl"].as_f64().unwrap_or(f64::NAN);
+    assert!(ppl.is_finite() && ppl > 1.0, "{mlm}");
+    let bli: serde_json::Value =
+        serde_json::from_str(&stdout(&env.unmt(&["show", "bli_mlm", "--json"]))).expect("json");
+    assert!(
+        bli["metrics"]["coverage"].as_f64().unwrap_or(0.0) > 0.9,
+        "{bli}"
+    );
 
     let pair = env.run(&repo("recipes/en-sq.toml"), &["-j", "2"], 0);
     for shared in ["corpus_en", "tok_en", "tok_en_valid"] {
