@@ -1,0 +1,49 @@
+#!/usr/bin/env python3
+"""Prints the research table of recipes/research/mlm-bible-en-mk.toml (issue #6, not CI).
+
+After `unmt run recipes/research/mlm-bible-en-mk.toml`, reads each MLM variant's record and
+the BLI of its embedding layer with `unmt show NODE --json`, and prints one markdown row per
+variant: init, frozen, BLI P@1/P@5 (NN and CSLS) on the MUSE en-mk 0-5000 dictionary,
+coverage, validation perplexity per language, epochs, updates and wall time.
+
+Usage: python3 tests/parity/mlm_table.py [--unmt target/release/unmt] [--cache cache]
+"""
+import argparse
+import json
+import subprocess
+
+VARIANTS = [
+    ("random", "no", "mlm[mlm.init=random]", "bli_mlm[mlm.init=random]"),
+    ("aligned", "no", "mlm", "bli_mlm"),
+    ("aligned", "yes", "mlm[mlm.freeze_embeddings=true]", "bli_mlm[mlm.freeze_embeddings=true]"),
+]
+
+
+def show(unmt, cache, node):
+    out = subprocess.run([unmt, "--cache", cache, "show", node, "--json"],
+                         check=True, capture_output=True, text=True).stdout
+    return json.loads(out)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--unmt", default="target/release/unmt")
+    ap.add_argument("--cache", default="cache")
+    args = ap.parse_args()
+    print("| init | frozen | NN P@1 | NN P@5 | CSLS P@1 | CSLS P@5 | BLI coverage | valid ppl en | valid ppl mk | epochs | updates | train s |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for init, frozen, mlm, bli in VARIANTS:
+        m = show(args.unmt, args.cache, mlm)
+        b = show(args.unmt, args.cache, bli)["metrics"]
+        mm = m["metrics"]
+        print(f"| {init} | {frozen} | {b['nn_p1']:.2f} | {b['nn_p5']:.2f} | {b['csls_p1']:.2f} | "
+              f"{b['csls_p5']:.2f} | {b['coverage']:.3f} | {mm['valid_en_mlm_ppl']:.1f} | "
+              f"{mm['valid_mk_mlm_ppl']:.1f} | {mm['epochs']:.0f} | {mm['steps']:.0f} | "
+              f"{m.get('seconds', float('nan')):.0f} |")
+    v = show(args.unmt, args.cache, "bli_vecmap")["metrics"]
+    print(f"\nStatic VecMap vectors (words, before any MLM): NN P@1/P@5 {v['nn_p1']:.2f}/{v['nn_p5']:.2f}, "
+          f"CSLS P@1/P@5 {v['csls_p1']:.2f}/{v['csls_p5']:.2f}, coverage {v['coverage']:.3f}")
+
+
+if __name__ == "__main__":
+    main()
