@@ -6,5 +6,6 @@ mod common;
 mod diagnostics;
 mod engine;
 mod failure;
+mod mlm;
 mod quickstart;
 mod stages;
