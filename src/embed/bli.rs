@@ -70,6 +70,11 @@ pub struct BliParams {
     pub csls_k: usize,
     /// Rows per similarity block (memory only). Default `10000`.
     pub batch_size: usize,
+    /// Drop dictionary pairs whose two words are the same string (after lowercasing). MUSE
+    /// keeps them (the en-mk 0-5000 dictionary has 268 such pairs, e.g. `world world`); in a
+    /// shared embedding table (an MLM's) they are found trivially, so set this to measure
+    /// only cross-lingual signal. Default `false`.
+    pub skip_identical: bool,
 }
 
 impl Default for BliParams {
@@ -79,6 +84,7 @@ impl Default for BliParams {
             lowercase: true,
             csls_k: 10,
             batch_size: 10_000,
+            skip_identical: false,
         }
     }
 }
@@ -249,6 +255,9 @@ pub fn evaluate(
     let mut pairs_kept = 0;
     for (a, b) in dict {
         let (a, b) = (norm(a), norm(b));
+        if params.skip_identical && a == b {
+            continue;
+        }
         all_src.insert(a.clone());
         if let (Some(&i), Some(&j)) = (si.get(a.as_str()), ti.get(b.as_str())) {
             pairs_kept += 1;
@@ -502,6 +511,26 @@ mod tests {
         let m: HashMap<String, f64> = r.metrics().into_iter().collect();
         assert!((m["coverage"] - 0.75).abs() < 1e-12);
         assert!(m.contains_key("csls_p5"));
+    }
+
+    #[test]
+    fn skip_identical_drops_same_string_pairs() {
+        // One shared table: `world world` is found trivially, `house kuka` is not.
+        let e = emb(
+            &["world", "house", "kuka"],
+            &[[1.0, 0.0], [0.0, 1.0], [0.7, 0.7]],
+        );
+        let d = pairs(&[("world", "world"), ("house", "kuka")]);
+        let all = evaluate(&e, &e, &d, &BliParams::default()).unwrap();
+        assert_eq!(all.src_words_total, 2);
+        assert!((all.nn.p1 - 50.0).abs() < 1e-9, "{:?}", all.nn);
+        let p = BliParams {
+            skip_identical: true,
+            ..Default::default()
+        };
+        let cross = evaluate(&e, &e, &d, &p).unwrap();
+        assert_eq!((cross.src_words_total, cross.pairs_kept), (1, 1));
+        assert!(cross.nn.p1.abs() < 1e-9, "{:?}", cross.nn);
     }
 
     #[test]

@@ -13,9 +13,9 @@ import json
 import subprocess
 
 VARIANTS = [
-    ("random", "no", "mlm[mlm.init=random]", "bli_mlm[mlm.init=random]"),
-    ("aligned", "no", "mlm", "bli_mlm"),
-    ("aligned", "yes", "mlm[mlm.freeze_embeddings=true]", "bli_mlm[mlm.freeze_embeddings=true]"),
+    ("random", "no", "[mlm.init=random]"),
+    ("aligned", "no", ""),
+    ("aligned", "yes", "[mlm.freeze_embeddings=true]"),
 ]
 
 
@@ -30,16 +30,17 @@ def main():
     ap.add_argument("--unmt", default="target/release/unmt")
     ap.add_argument("--cache", default="cache")
     args = ap.parse_args()
-    print("| init | frozen | NN P@1 | NN P@5 | CSLS P@1 | CSLS P@5 | BLI coverage | valid ppl en | valid ppl mk | epochs | updates | train s |")
+    print("| init | frozen | dictionary | NN P@1 | NN P@5 | CSLS P@1 | CSLS P@5 | source words | valid ppl en | valid ppl mk | updates | train s |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
-    for init, frozen, mlm, bli in VARIANTS:
-        m = show(args.unmt, args.cache, mlm)
-        b = show(args.unmt, args.cache, bli)["metrics"]
+    for init, frozen, variant in VARIANTS:
+        m = show(args.unmt, args.cache, "mlm" + variant)
         mm = m["metrics"]
-        print(f"| {init} | {frozen} | {b['nn_p1']:.2f} | {b['nn_p5']:.2f} | {b['csls_p1']:.2f} | "
-              f"{b['csls_p5']:.2f} | {b['coverage']:.3f} | {mm['valid_en_mlm_ppl']:.1f} | "
-              f"{mm['valid_mk_mlm_ppl']:.1f} | {mm['epochs']:.0f} | {mm['steps']:.0f} | "
-              f"{m.get('seconds', float('nan')):.0f} |")
+        for label, bli in [("all pairs", "bli_mlm"), ("no identical pairs", "bli_mlm_cross")]:
+            b = show(args.unmt, args.cache, bli + variant)["metrics"]
+            print(f"| {init} | {frozen} | {label} | {b['nn_p1']:.2f} | {b['nn_p5']:.2f} | {b['csls_p1']:.2f} | "
+                  f"{b['csls_p5']:.2f} | {b.get('src_words_kept', float('nan')):.0f} | {mm['valid_en_mlm_ppl']:.1f} | "
+                  f"{mm['valid_mk_mlm_ppl']:.1f} | {mm['steps']:.0f} | "
+                  f"{m.get('seconds', float('nan')):.0f} |")
     v = show(args.unmt, args.cache, "bli_vecmap")["metrics"]
     print(f"\nStatic VecMap vectors (words, before any MLM): NN P@1/P@5 {v['nn_p1']:.2f}/{v['nn_p5']:.2f}, "
           f"CSLS P@1/P@5 {v['csls_p1']:.2f}/{v['csls_p5']:.2f}, coverage {v['coverage']:.3f}")
