@@ -3,7 +3,10 @@
 //! Trains XLM's MLM objective (stream batches, 15% masking, Adam, global clipping) on
 //! synthetic token streams for a fixed number of updates per configuration, in this process,
 //! and prints tokens/s (positions fed per second; XLM's `processed_w` counts only the 15%
-//! targets) and seconds per update. Peak RSS is the process high-water mark
+//! targets), seconds per update and achieved GFLOP/s (model FLOPs: 6 per parameter per
+//! token in the layers, 6 x targets x vocabulary x dim for the output projection and
+//! 12 x layers x tokens x bptt x dim for attention scores; embedding lookups not counted).
+//! Peak RSS is the process high-water mark
 //! (`VmHWM`) after each configuration, so it only grows down the table.
 //!
 //! ```sh
@@ -76,9 +79,9 @@ fn main() {
         });
     }
     println!(
-        "| config | params | batch (streams x bptt) | updates | tokens/s | s/update | peak RSS MiB |"
+        "| config | params | batch (streams x bptt) | updates | tokens/s | s/update | GFLOP/s | peak RSS MiB |"
     );
-    println!("|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|");
     for c in &cases {
         let mut state = 12345u64;
         let tokens: Vec<u32> = (0..c.streams * c.bptt * 8)
@@ -130,9 +133,15 @@ fn main() {
         )
         .expect("training");
         let r = &out.history[0];
-        let s_per_update = (c.streams * c.bptt) as f64 / r.tokens_per_s;
+        let tokens = (c.streams * c.bptt) as f64;
+        let s_per_update = tokens / r.tokens_per_s;
+        let (d, h) = (c.dim as f64, 4.0 * c.dim as f64);
+        let layer_params = 4.0 * (d * d + d) + (d * h + h) + (h * d + d);
+        let flops = 6.0 * c.layers as f64 * layer_params * tokens
+            + 6.0 * 0.15 * tokens * c.n_words as f64 * d
+            + 12.0 * c.layers as f64 * tokens * c.bptt as f64 * d;
         println!(
-            "| {} | {:.1}M | {} x {} | {} | {:.0} | {:.3} | {:.0} |",
+            "| {} | {:.1}M | {} x {} | {} | {:.0} | {:.3} | {:.1} | {:.0} |",
             c.name,
             init.config.n_params() as f64 / 1e6,
             c.streams,
@@ -140,6 +149,7 @@ fn main() {
             r.steps,
             r.tokens_per_s,
             s_per_update,
+            flops / s_per_update / 1e9,
             peak_rss_mib().unwrap_or(f64::NAN)
         );
     }
