@@ -11,6 +11,9 @@ use crate::stages::StageError;
 /// Sink for progress updates (done, total) of the running stage.
 pub type ProgressSink<'a> = &'a (dyn Fn(u64, u64) + Sync);
 
+/// Sink for one-line status messages of the running stage.
+pub type StatusSink<'a> = &'a (dyn Fn(&str) + Sync);
+
 /// The context handed to [`crate::stages::Stage::run`].
 pub struct StageCtx<'a> {
     node: &'a str,
@@ -20,7 +23,9 @@ pub struct StageCtx<'a> {
     log: &'a mut (dyn Write + Send),
     metrics: BTreeMap<String, f64>,
     progress: ProgressSink<'a>,
+    status: Option<StatusSink<'a>>,
     last_progress_ms: AtomicU64,
+    last_status_ms: AtomicU64,
     started: Instant,
     threads: usize,
 }
@@ -45,10 +50,35 @@ impl<'a> StageCtx<'a> {
             log,
             metrics: BTreeMap::new(),
             progress,
+            status: None,
             last_progress_ms: AtomicU64::new(0),
+            last_status_ms: AtomicU64::new(0),
             started: Instant::now(),
             threads: threads.max(1),
         }
+    }
+
+    /// Routes [`StageCtx::status`] lines to `sink` (the executor shows them beside the bar).
+    pub fn with_status(mut self, sink: StatusSink<'a>) -> Self {
+        self.status = Some(sink);
+        self
+    }
+
+    /// Shows a one-line status beside the node's progress bar (e.g. loss and tokens/s);
+    /// calls closer than 250 ms apart are dropped.
+    pub fn status(&self, message: &str) {
+        let Some(sink) = self.status else { return };
+        let now = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let prev = self.last_status_ms.load(Ordering::Relaxed);
+        if (prev != 0 && now < prev + 250)
+            || self
+                .last_status_ms
+                .compare_exchange(prev, now.max(1), Ordering::Relaxed, Ordering::Relaxed)
+                .is_err()
+        {
+            return;
+        }
+        sink(message);
     }
 
     /// The node's name (for messages).

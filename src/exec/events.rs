@@ -46,6 +46,13 @@ pub enum Event {
         /// Units in total (0 when unknown).
         total: u64,
     },
+    /// A running node's one-line status (e.g. training loss and throughput).
+    Status {
+        /// Node name.
+        node: String,
+        /// The status line.
+        message: String,
+    },
     /// A node executed and its result was published.
     Finished {
         /// Node name.

@@ -312,6 +312,12 @@ fn run_stage(
             total,
         });
     };
+    let status = |message: &str| {
+        emit(Event::Status {
+            node: node.name.clone(),
+            message: message.to_owned(),
+        });
+    };
     let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
         let mut ctx = StageCtx::new(
             &node.name,
@@ -321,7 +327,8 @@ fn run_stage(
             &mut log,
             &progress,
             threads,
-        );
+        )
+        .with_status(&status);
         node.stage
             .run(&node.params, &mut ctx)
             .map(|()| ctx.into_metrics())

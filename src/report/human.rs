@@ -93,6 +93,11 @@ impl Human {
                     self.line(format!("     run  {node}  ({stage})"));
                 }
             }
+            Event::Status { node, message } => {
+                if let Some(bar) = self.bars().get(node) {
+                    bar.set_message(format!("{node}  {message}"));
+                }
+            }
             Event::Progress { node, done, total } => {
                 if let Some(bar) = self.bars().get(node) {
                     if *total > 0 {

@@ -17,9 +17,9 @@ impl JsonLines {
         Self::default()
     }
 
-    /// Prints one event, skipping progress ticks (they are for bars, not logs).
+    /// Prints one event, skipping progress ticks and status lines (they are for bars, not logs).
     pub fn event(&self, e: &Event) {
-        if matches!(e, Event::Progress { .. }) {
+        if matches!(e, Event::Progress { .. } | Event::Status { .. }) {
             return;
         }
         let _guard = self

@@ -72,7 +72,15 @@ impl Stage for MlmStage {
         let checkpoint_dir = ctx.checkpoint_dir().to_path_buf();
         let summary = job::run(p, &inputs, &outputs, &checkpoint_dir, &mut |e| match e {
             TrainEvent::Log(line) => ctx.log(line),
-            TrainEvent::Progress { done, total, .. } => ctx.progress(done, total),
+            TrainEvent::Progress {
+                done,
+                total,
+                loss,
+                tokens_per_s,
+            } => {
+                ctx.progress(done, total);
+                ctx.status(&format!("loss {loss:.3}  {tokens_per_s:.0} tokens/s"));
+            }
             TrainEvent::Epoch(_) => {}
         })
         .map_err(StageError::library)?;
