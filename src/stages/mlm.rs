@@ -70,20 +70,29 @@ impl Stage for MlmStage {
             history: ctx.output("history"),
         };
         let checkpoint_dir = ctx.checkpoint_dir().to_path_buf();
-        let summary = job::run(p, &inputs, &outputs, &checkpoint_dir, &mut |e| match e {
-            TrainEvent::Log(line) => ctx.log(line),
-            TrainEvent::Progress {
-                done,
-                total,
-                loss,
-                tokens_per_s,
-            } => {
-                ctx.progress(done, total);
-                ctx.status(&format!("loss {loss:.3}  {tokens_per_s:.0} tokens/s"));
-            }
-            TrainEvent::Epoch(_) => {}
-        })
-        .map_err(StageError::library)?;
+        // Burn's CPU backend parallelises with rayon; run it in a pool of the node's share of
+        // the cores so `unmt run -j N` does not oversubscribe them.
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(ctx.threads())
+            .build()
+            .map_err(StageError::library)?;
+        let summary = pool
+            .install(|| {
+                job::run(p, &inputs, &outputs, &checkpoint_dir, &mut |e| match e {
+                    TrainEvent::Log(line) => ctx.log(line),
+                    TrainEvent::Progress {
+                        done,
+                        total,
+                        loss,
+                        tokens_per_s,
+                    } => {
+                        ctx.progress(done, total);
+                        ctx.status(&format!("loss {loss:.3}  {tokens_per_s:.0} tokens/s"));
+                    }
+                    TrainEvent::Epoch(_) => {}
+                })
+            })
+            .map_err(StageError::library)?;
         let Some(best) = summary
             .history
             .get(summary.best_epoch.saturating_sub(1))

@@ -41,6 +41,22 @@ def main():
                   f"{b['csls_p5']:.2f} | {b.get('src_words_kept', float('nan')):.0f} | {mm['valid_en_mlm_ppl']:.1f} | "
                   f"{mm['valid_mk_mlm_ppl']:.1f} | {mm['steps']:.0f} | "
                   f"{m.get('seconds', float('nan')):.0f} |")
+    print("\nHeld-out 20% of the dictionary (source words unseen by the supervised mapping), no identical pairs:\n")
+    print("| embedding init | NN P@1 | NN P@5 | CSLS P@1 | CSLS P@5 | source words | valid ppl en | valid ppl mk |")
+    print("|---|---|---|---|---|---|---|---|")
+    rows = [("random", "mlm[mlm.init=random]", "bli_mlm_heldout[mlm.init=random]"),
+            ("aligned, identical seed (the method)", "mlm", "bli_mlm_heldout"),
+            ("aligned, identical seed, frozen", "mlm[mlm.freeze_embeddings=true]", "bli_mlm_heldout[mlm.freeze_embeddings=true]"),
+            ("aligned, supervised mapping (upper bound)", "mlm_sup", "bli_mlm_sup_heldout")]
+    for label, mlm, bli in rows:
+        mm = show(args.unmt, args.cache, mlm)["metrics"]
+        b = show(args.unmt, args.cache, bli)["metrics"]
+        print(f"| {label} | {b['nn_p1']:.2f} | {b['nn_p5']:.2f} | {b['csls_p1']:.2f} | {b['csls_p5']:.2f} | "
+              f"{b.get('src_words_kept', float('nan')):.0f} | {mm['valid_en_mlm_ppl']:.1f} | {mm['valid_mk_mlm_ppl']:.1f} |")
+    sv = show(args.unmt, args.cache, "bli_vecmap_sup_heldout")["metrics"]
+    print(f"\nSupervised static vectors on the held-out pairs (one-BPE-token words only): NN P@1/P@5 "
+          f"{sv['nn_p1']:.2f}/{sv['nn_p5']:.2f}, CSLS P@1/P@5 {sv['csls_p1']:.2f}/{sv['csls_p5']:.2f}, "
+          f"coverage {sv['coverage']:.3f}")
     v = show(args.unmt, args.cache, "bli_vecmap")["metrics"]
     print(f"\nStatic VecMap vectors (words, before any MLM): NN P@1/P@5 {v['nn_p1']:.2f}/{v['nn_p5']:.2f}, "
           f"CSLS P@1/P@5 {v['csls_p1']:.2f}/{v['csls_p5']:.2f}, coverage {v['coverage']:.3f}")
