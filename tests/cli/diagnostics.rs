@@ -116,3 +116,21 @@ fn errors_in_an_extended_file_point_into_that_file() {
         ),
     ]));
 }
+
+const MLM_NODE: &str = "[files]\na = \"a.txt\"\n\n[nodes.m]\nstage = \"mlm\"\ninputs = { train = [\"files.a\"], valid = [\"files.a\"], vocab = \"files.a\" }\n";
+
+#[test]
+fn mlm_heads_must_divide_dim() {
+    insta::assert_snapshot!(check(&[(
+        "r.toml",
+        &format!("{MLM_NODE}params = {{ dim = 30, n_heads = 4 }}\n")
+    )]));
+}
+
+#[test]
+fn aligned_mlm_needs_vectors() {
+    insta::assert_snapshot!(check(&[(
+        "r.toml",
+        &format!("{MLM_NODE}params = {{ init = \"aligned\", dim = 32, n_heads = 4 }}\n")
+    )]));
+}
