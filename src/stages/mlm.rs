@@ -7,7 +7,7 @@ use super::stage::Stage;
 use crate::backend::DeviceSpec;
 use crate::exec::StageCtx;
 use crate::train::job::{self, Init, MlmInputs, MlmOutputs, MlmParams};
-use crate::train::mlm::TrainEvent;
+use crate::train::mlm::{TrainEvent, status_line};
 
 impl Validate for MlmParams {
     fn validate(&self) -> Result<(), InvalidParam> {
@@ -87,7 +87,7 @@ impl Stage for MlmStage {
                         tokens_per_s,
                     } => {
                         ctx.progress(done, total);
-                        ctx.status(&format!("loss {loss:.3}  {tokens_per_s:.0} tokens/s"));
+                        ctx.status(&status_line(loss, tokens_per_s));
                     }
                     TrainEvent::Epoch(_) => {}
                 })

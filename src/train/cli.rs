@@ -141,7 +141,7 @@ pub fn run(args: &TrainMlmArgs) -> Result<(), JobError> {
             bar.set_prefix(epoch.to_string());
             bar.set_length(total);
             bar.set_position(done);
-            bar.set_message(format!("loss {loss:.3}  {tokens_per_s:.0} tokens/s"));
+            bar.set_message(super::mlm::status_line(loss, tokens_per_s));
         }
         TrainEvent::Epoch(r) => {
             epoch = r.epoch + 1;

@@ -190,6 +190,11 @@ pub enum TrainEvent<'a> {
     Epoch(&'a EpochReport),
 }
 
+/// The one-line training status shown beside progress bars.
+pub fn status_line(loss: f64, tokens_per_s: f64) -> String {
+    format!("loss {loss:.3}  {tokens_per_s:.0} tokens/s")
+}
+
 /// The model to start from.
 #[derive(Debug, Clone)]
 pub struct ModelInit {
@@ -381,10 +386,11 @@ pub fn train<B: AutodiffBackend>(
         let seconds = started.elapsed().as_secs_f64().max(1e-9);
         #[allow(clippy::cast_precision_loss)]
         let tokens_per_s = (n_updates as usize * bs * bptt) as f64 / seconds;
+        let inference = model.valid();
         let valid: Vec<LangScore> = langs
             .iter()
             .enumerate()
-            .map(|(li, l)| evaluate(&model.valid(), l, li, n_langs, settings, device))
+            .map(|(li, l)| evaluate(&inference, l, li, n_langs, settings, device))
             .collect();
         #[allow(clippy::cast_precision_loss)]
         let valid_mlm_ppl = valid.iter().map(|s| s.ppl).sum::<f64>() / valid.len() as f64;
