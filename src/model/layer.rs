@@ -9,7 +9,7 @@ use burn::tensor::activation::{gelu, relu};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Bool, Tensor};
 
-use super::attention::MultiHeadAttention;
+use super::attention::{KeyValue, MultiHeadAttention};
 use super::config::TransformerConfig;
 
 /// XLM's LayerNorm epsilon (`nn.LayerNorm(dim, eps=1e-12)`).
@@ -139,4 +139,42 @@ impl<B: Backend> TransformerLayer<B> {
             None => h,
         }
     }
+
+    /// Runs the layer on the newest positions of a decoded sequence, reading and extending
+    /// `cache` (see [`MultiHeadAttention::forward_incremental`]). Nothing is padded: XLM's
+    /// generation never pads the target prefix.
+    ///
+    /// # Shapes
+    /// - x: `[batch, new_len, dim]`, output: `[batch, new_len, dim]`
+    pub fn forward_incremental(
+        &self,
+        x: Tensor<B, 3>,
+        memory: Option<&Memory<B>>,
+        cache: &mut LayerCache<B>,
+    ) -> Tensor<B, 3> {
+        let a = self
+            .attention
+            .forward_incremental(x.clone(), &mut cache.self_attention);
+        let mut h = self.layer_norm1.forward(x + self.dropout.forward(a));
+        if let (Some(cross), Some(mem)) = (&self.cross, memory) {
+            let c = cross.attention.forward_memory(
+                h.clone(),
+                &mem.states,
+                mem.padding.clone(),
+                &mut cache.cross_attention,
+            );
+            h = cross.layer_norm.forward(h + self.dropout.forward(c));
+        }
+        let f = self.ffn.forward(h.clone());
+        self.layer_norm2.forward(h + f)
+    }
+}
+
+/// One layer's keys and values kept between decoding steps.
+#[derive(Debug, Clone, Default)]
+pub struct LayerCache<B: Backend> {
+    /// Self-attention keys/values of every position decoded so far.
+    pub self_attention: Option<KeyValue<B>>,
+    /// Cross-attention keys/values of the encoder memory (computed at the first step).
+    pub cross_attention: Option<KeyValue<B>>,
 }

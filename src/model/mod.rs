@@ -1,8 +1,9 @@
 //! The XLM Transformer in Burn, generic over the backend.
 //!
 //! `TransformerConfig -> init(&device) -> Transformer`. The encoder is what the masked LM
-//! trains; layers take an optional cross-attention block and encoder [`layer::Memory`] so the
-//! UNMT decoder reuses them unchanged. Tensors are batch-first (`[batch, len, ...]`), unlike
+//! trains; [`TransformerConfig::init_decoder`] gives the same layers a cross-attention block
+//! over encoder [`layer::Memory`], and [`Transformer::forward_incremental`] decodes step by
+//! step with a [`DecoderCache`] of keys and values, as XLM's generation does. Tensors are batch-first (`[batch, len, ...]`), unlike
 //! XLM's `[len, batch]`; the computation is the same.
 
 pub mod attention;
@@ -12,7 +13,7 @@ pub mod layer;
 pub mod transformer;
 
 pub use config::TransformerConfig;
-pub use transformer::{Batch, Transformer};
+pub use transformer::{Batch, DecoderCache, Transformer};
 
 #[cfg(test)]
 mod tests;

@@ -372,3 +372,177 @@ fn output_projection_is_tied_with_its_own_bias() {
         .collect();
     assert_close(&got, &want, 1e-5, "scores");
 }
+
+/// A decoder, its encoder memory (3 source rows, lengths 5, 2, 4) and 3 target rows of 6.
+fn decoder_setup() -> (Transformer<Cpu>, super::layer::Memory<Cpu>, Vec<i64>) {
+    let mut c = TransformerConfig::new(40, 2, 8, 2, 2);
+    c.dropout = 0.0;
+    c.attention_dropout = 0.0;
+    let device = Default::default();
+    let encoder = c.init::<Cpu>(&device);
+    let decoder = c.init_decoder::<Cpu>(&device);
+    let src_pad = [0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 1].map(|p| p == 1);
+    let src = Batch {
+        tokens: ints(
+            &[20, 21, 22, 23, 24, 25, 26, 2, 2, 2, 27, 28, 29, 30, 2],
+            [3, 5],
+        ),
+        langs: Some(ints(&[0; 15], [3, 5])),
+        padding: Some(Tensor::<Cpu, 2, Bool>::from_data(
+            TensorData::new(src_pad.to_vec(), [3, 5]),
+            &device,
+        )),
+    };
+    let memory = super::layer::Memory {
+        states: encoder.forward(&src, false, None),
+        padding: src.padding,
+    };
+    let tgt = vec![
+        1, 31, 32, 33, 34, 35, 1, 36, 37, 38, 39, 14, 1, 15, 16, 17, 18, 19,
+    ];
+    (decoder, memory, tgt)
+}
+
+fn full_decode(
+    decoder: &Transformer<Cpu>,
+    memory: &super::layer::Memory<Cpu>,
+    tgt: &[i64],
+    rows: usize,
+) -> Vec<f32> {
+    let len = tgt.len() / rows;
+    let batch = Batch {
+        tokens: ints(tgt, [rows, len]),
+        langs: Some(ints(&vec![1; tgt.len()], [rows, len])),
+        padding: None,
+    };
+    let h = decoder.forward(&batch, true, Some(memory));
+    h.into_data().to_vec::<f32>().expect("f32")
+}
+
+/// Columns `range` of a `[rows, 6]` target, flattened.
+fn columns(tgt: &[i64], range: std::ops::Range<usize>) -> Vec<i64> {
+    tgt.chunks(6)
+        .flat_map(|r| r[range.clone()].to_vec())
+        .collect()
+}
+
+#[test]
+fn incremental_decoding_equals_the_full_causal_forward() {
+    let (decoder, memory, tgt) = decoder_setup();
+    let full = full_decode(&decoder, &memory, &tgt, 3);
+    // Steps of 1, 2, 1 and 2 positions, as beam search (1) or a prompt (>1) would feed them.
+    let mut cache = super::DecoderCache::new();
+    let mut steps: Vec<Vec<f32>> = Vec::new();
+    let mut start = 0;
+    for n in [1, 2, 1, 2] {
+        let toks = columns(&tgt, start..start + n);
+        let h = decoder.forward_incremental(
+            ints(&toks, [3, n]),
+            Some(ints(&vec![1; toks.len()], [3, n])),
+            Some(&memory),
+            &mut cache,
+        );
+        steps.push(h.into_data().to_vec::<f32>().expect("f32"));
+        start += n;
+        assert_eq!(cache.len(), start);
+    }
+    // Reassemble [3, 6, dim] from the per-step [3, n, dim] outputs.
+    let dim = 8;
+    let mut inc = Vec::new();
+    for r in 0..3 {
+        for (s, n) in [1, 2, 1, 2].into_iter().enumerate() {
+            inc.extend_from_slice(&steps[s][r * n * dim..(r + 1) * n * dim]);
+        }
+    }
+    let full: Vec<f64> = full.iter().map(|&v| f64::from(v)).collect();
+    assert_close(&inc, &full, 1e-5, "incremental vs full");
+}
+
+#[test]
+fn selecting_cache_rows_continues_the_chosen_hypotheses() {
+    let (decoder, memory, tgt) = decoder_setup();
+    let mut cache = super::DecoderCache::new();
+    let prefix = columns(&tgt, 0..3);
+    decoder.forward_incremental(
+        ints(&prefix, [3, 3]),
+        Some(ints(&[1; 9], [3, 3])),
+        Some(&memory),
+        &mut cache,
+    );
+    // Keep hypotheses 2, 0, 0 (one twice), then feed each a different next token.
+    let rows = Tensor::<Cpu, 1, Int>::from_data(
+        TensorData::new(vec![2i64, 0, 0], [3]),
+        &Default::default(),
+    );
+    let mut cache = cache.select(rows.clone());
+    let memory = super::layer::Memory {
+        states: memory.states.clone().select(0, rows.clone()),
+        padding: memory.padding.clone().map(|p| p.select(0, rows)),
+    };
+    let next = [20i64, 21, 22];
+    let h = decoder.forward_incremental(
+        ints(&next, [3, 1]),
+        Some(ints(&[1; 3], [3, 1])),
+        Some(&memory),
+        &mut cache,
+    );
+    let got = h.into_data().to_vec::<f32>().expect("f32");
+    // The same rows decoded from scratch: prefix of the chosen row + its next token.
+    let mut full_tgt = Vec::new();
+    for (i, &r) in [2usize, 0, 0].iter().enumerate() {
+        full_tgt.extend_from_slice(&prefix[r * 3..r * 3 + 3]);
+        full_tgt.push(next[i]);
+    }
+    let full = full_decode(&decoder, &memory, &full_tgt, 3);
+    let dim = 8;
+    let last: Vec<f64> = (0..3)
+        .flat_map(|r| full[(r * 4 + 3) * dim..(r * 4 + 4) * dim].to_vec())
+        .map(f64::from)
+        .collect();
+    assert_close(&got, &last, 1e-5, "selected rows");
+}
+
+#[test]
+fn decoder_layers_have_cross_attention_and_encoder_layers_do_not() {
+    let c = TransformerConfig::new(40, 2, 8, 2, 2);
+    let device = Default::default();
+    let names = |m: &Transformer<Cpu>| named_parameters(m).into_keys().collect::<Vec<_>>();
+    let enc = names(&c.init::<Cpu>(&device));
+    let dec = names(&c.init_decoder::<Cpu>(&device));
+    assert!(!enc.iter().any(|n| n.contains(".cross.")));
+    assert!(dec.contains(&"layers.1.cross.attention.k_lin.weight".to_owned()));
+    assert!(dec.contains(&"layers.1.cross.layer_norm.gamma".to_owned()));
+    assert!(enc.iter().all(|n| dec.contains(n)));
+}
+
+#[test]
+fn causal_forward_ignores_later_tokens_and_sees_earlier_ones() {
+    let (_, model) = tiny_model();
+    let run = |toks: &[i64]| {
+        let batch = Batch {
+            tokens: ints(toks, [1, 4]),
+            langs: None,
+            padding: None,
+        };
+        model
+            .forward(&batch, true, None)
+            .into_data()
+            .to_vec::<f32>()
+            .expect("f32")
+    };
+    let a = run(&[20, 21, 22, 23]);
+    let later_changed = run(&[20, 21, 30, 31]);
+    let earlier_changed = run(&[25, 21, 22, 23]);
+    let dim = 8;
+    assert_eq!(
+        a[..2 * dim],
+        later_changed[..2 * dim],
+        "positions 0-1 saw the future"
+    );
+    assert_ne!(a[2 * dim..], later_changed[2 * dim..]);
+    assert_ne!(
+        a[dim..2 * dim],
+        earlier_changed[dim..2 * dim],
+        "position 1 ignored position 0"
+    );
+}

@@ -9,7 +9,7 @@ use burn::tensor::backend::Backend;
 use burn::tensor::{Bool, Int, Tensor};
 
 use super::config::TransformerConfig;
-use super::layer::{Memory, TransformerLayer, layer_norm};
+use super::layer::{LayerCache, Memory, TransformerLayer, layer_norm};
 
 /// The Transformer (encoder; layers built with cross-attention make it a decoder body).
 #[derive(Module, Debug)]
@@ -46,6 +46,16 @@ impl TransformerConfig {
     /// `<pad>` token row zeroed, linears as PyTorch's `nn.Linear`, LayerNorms (1, 0), output
     /// bias `U(-1/sqrt(dim), 1/sqrt(dim))` (PyTorch's `nn.Linear(dim, n_words)` bias).
     pub fn init<B: Backend>(&self, device: &B::Device) -> Transformer<B> {
+        self.init_with(false, device)
+    }
+
+    /// Builds a decoder: [`TransformerConfig::init`] plus, in every layer, attention to the
+    /// encoder output with its own LayerNorm (XLM `encoder_attn`, `layer_norm15`).
+    pub fn init_decoder<B: Backend>(&self, device: &B::Device) -> Transformer<B> {
+        self.init_with(true, device)
+    }
+
+    fn init_with<B: Backend>(&self, decoder: bool, device: &B::Device) -> Transformer<B> {
         #[allow(clippy::cast_precision_loss)]
         let std = (self.dim as f64).powf(-0.5);
         let embedding = |n: usize| {
@@ -69,7 +79,7 @@ impl TransformerConfig {
             lang_embeddings: (self.n_langs > 1).then(|| embedding(self.n_langs)),
             layer_norm_emb: layer_norm(self.dim, device),
             layers: (0..self.n_layers)
-                .map(|_| TransformerLayer::new(self, false, device))
+                .map(|_| TransformerLayer::new(self, decoder, device))
                 .collect(),
             pred_bias: Initializer::Uniform {
                 min: -std,
@@ -88,9 +98,15 @@ impl<B: Backend> Transformer<B> {
     /// # Shapes
     /// - output: `[batch, len, dim]`
     pub fn embed(&self, batch: &Batch<B>) -> Tensor<B, 3> {
+        self.embed_from(batch, 0)
+    }
+
+    /// [`Transformer::embed`] with positions starting at `first` (incremental decoding).
+    fn embed_from(&self, batch: &Batch<B>, first: usize) -> Tensor<B, 3> {
         let [bs, len] = batch.tokens.dims();
         let device = batch.tokens.device();
-        let positions = Tensor::<B, 1, Int>::arange(0..len as i64, &device)
+        #[allow(clippy::cast_possible_wrap)]
+        let positions = Tensor::<B, 1, Int>::arange(first as i64..(first + len) as i64, &device)
             .reshape([1, len])
             .expand([bs, len]);
         let mut h = self.embeddings.forward(batch.tokens.clone())
@@ -123,6 +139,38 @@ impl<B: Backend> Transformer<B> {
         h
     }
 
+    /// Decodes the next `new_len` positions of every row given `cache`, which holds the keys
+    /// and values of the positions decoded before (XLM `fwd` with `cache`; same result as
+    /// [`Transformer::forward`] with `causal` on the whole prefix, without recomputing it).
+    /// Positions continue from `cache.len()`; the caller keeps them below `max_positions`.
+    ///
+    /// # Shapes
+    /// - tokens, langs: `[batch, new_len]`
+    /// - output: `[batch, new_len, dim]`
+    pub fn forward_incremental(
+        &self,
+        tokens: Tensor<B, 2, Int>,
+        langs: Option<Tensor<B, 2, Int>>,
+        memory: Option<&Memory<B>>,
+        cache: &mut DecoderCache<B>,
+    ) -> Tensor<B, 3> {
+        let new_len = tokens.dims()[1];
+        let batch = Batch {
+            tokens,
+            langs,
+            padding: None,
+        };
+        let mut h = self.embed_from(&batch, cache.len);
+        cache
+            .layers
+            .resize_with(self.layers.len(), LayerCache::default);
+        for (layer, layer_cache) in self.layers.iter().zip(&mut cache.layers) {
+            h = layer.forward_incremental(h, memory, layer_cache);
+        }
+        cache.len += new_len;
+        h
+    }
+
     /// Vocabulary scores with the tied output projection: `h · Eᵀ + b`.
     ///
     /// # Shapes
@@ -140,4 +188,60 @@ fn keep_mask<B: Backend>(padding: Option<&Tensor<B, 2, Bool>>) -> Option<Tensor<
         let [bs, len] = p.dims();
         p.clone().bool_not().float().reshape([bs, len, 1])
     })
+}
+
+/// What a decoder keeps between incremental steps (XLM's `cache`): every layer's keys and
+/// values, and how many positions they cover.
+#[derive(Debug, Clone)]
+pub struct DecoderCache<B: Backend> {
+    len: usize,
+    layers: Vec<LayerCache<B>>,
+}
+
+impl<B: Backend> Default for DecoderCache<B> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<B: Backend> DecoderCache<B> {
+    /// An empty cache (nothing decoded yet).
+    pub fn new() -> Self {
+        Self {
+            len: 0,
+            layers: Vec::new(),
+        }
+    }
+
+    /// Positions decoded so far.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether nothing has been decoded.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The cache of rows `rows`, in that order (beam search keeps the surviving hypotheses;
+    /// a row may be taken several times).
+    ///
+    /// # Shapes
+    /// - rows: `[new_batch]`
+    pub fn select(&self, rows: Tensor<B, 1, Int>) -> Self {
+        let pick = |kv: &Option<super::attention::KeyValue<B>>| {
+            kv.as_ref().map(|kv| kv.select(rows.clone()))
+        };
+        Self {
+            len: self.len,
+            layers: self
+                .layers
+                .iter()
+                .map(|l| LayerCache {
+                    self_attention: pick(&l.self_attention),
+                    cross_attention: pick(&l.cross_attention),
+                })
+                .collect(),
+        }
+    }
 }

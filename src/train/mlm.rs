@@ -454,8 +454,10 @@ pub fn train<B: AutodiffBackend>(
     })
 }
 
-/// The MLM loss of one masked chunk (mean cross-entropy over the targets).
-fn mlm_loss<B: Backend>(
+/// The MLM loss of one masked chunk (mean cross-entropy over the targets), as XLM's
+/// `mlm_step` computes it. Public so `examples/xlm_parity_dump.rs` checks this exact code
+/// against the PyTorch port in `examples/xlm_reference.py`.
+pub fn mlm_loss<B: Backend>(
     model: &Transformer<B>,
     masked: &Masked,
     lang: usize,

@@ -177,6 +177,41 @@ where
     }
 }
 
+/// Every gradient in `grads` by parameter name (frozen parameters have none), for checks
+/// against a reference implementation.
+pub fn named_gradients<AB, M>(module: &M, grads: &GradientsParams) -> BTreeMap<String, HostTensor>
+where
+    AB: AutodiffBackend,
+    M: AutodiffModule<AB>,
+{
+    struct Collect<'a> {
+        grads: &'a GradientsParams,
+        path: Vec<String>,
+        out: BTreeMap<String, HostTensor>,
+    }
+    impl<AB: AutodiffBackend> ModuleVisitor<AB> for Collect<'_> {
+        fn enter_module(&mut self, name: &str, _: &str) {
+            self.path.push(name.to_owned());
+        }
+        fn exit_module(&mut self, _: &str, _: &str) {
+            self.path.pop();
+        }
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<AB, D>>) {
+            if let Some(g) = self.grads.get::<AB::InnerBackend, D>(param.id) {
+                self.out
+                    .insert(self.path.join("."), HostTensor::from_tensor(&g));
+            }
+        }
+    }
+    let mut c = Collect {
+        grads,
+        path: Vec::new(),
+        out: BTreeMap::new(),
+    };
+    module.visit(&mut c);
+    c.out
+}
+
 /// The L2 norm over all gradients of `module`'s parameters (one host sync).
 pub fn global_grad_norm<AB, M>(module: &M, grads: &GradientsParams) -> f64
 where
