@@ -9,16 +9,27 @@
 //! Peak RSS is the process high-water mark
 //! (`VmHWM`) after each configuration, so it only grows down the table.
 //!
+//! With `--torch PYTHON`, every configuration is also run by `examples/xlm_reference.py`
+//! (XLM's PyTorch model and MLM step, eager mode) on the same device with the same shapes,
+//! and the table gains its tokens/s, peak memory and the ratio unmt / PyTorch. unmt's figure
+//! counts every update of its one-epoch run (the first included); PyTorch's excludes one
+//! warm-up update.
+//!
 //! ```sh
-//! cargo run --release --example bench_mlm            # tiny + small configs
-//! BENCH_MLM_PAPER=1 cargo run --release --example bench_mlm   # adds the paper config (slow)
+//! cargo run --release --example bench_mlm                       # tiny + small configs
+//! cargo run --release --example bench_mlm -- --torch python3    # ... side by side with PyTorch
+//! cargo run --release --example bench_mlm -- --paper            # adds the paper config (slow)
+//! cargo run --release --features cuda --example bench_mlm -- --device cuda:0 --paper \
+//!     --torch python3 --peak-tflops 989                          # GPU, with MFU
 //! ```
 //!
-//! The PyTorch side-by-side comparison the issue asks for needs a CUDA GPU and PyTorch, which
-//! this environment lacks; nothing is compared here. Not a test: it asserts nothing.
+//! Not a test: it asserts nothing.
+
+use std::process::Command;
 
 use burn::backend::Autodiff;
-use unmt::backend::Cpu;
+use burn::tensor::backend::AutodiffBackend;
+use unmt::backend::{Cpu, DeviceSpec};
 use unmt::model::TransformerConfig;
 use unmt::train::masking::MaskConfig;
 use unmt::train::mlm::{Language, MlmSettings, ModelInit, TrainEvent, train};
@@ -26,6 +37,8 @@ use unmt::train::optim::AdamConfig;
 use unmt::train::stream::Stream;
 
 struct Case {
+    /// The configuration's name in `examples/xlm_reference.py`.
+    key: &'static str,
     name: &'static str,
     n_words: usize,
     dim: usize,
@@ -43,9 +56,58 @@ fn peak_rss_mib() -> Option<f64> {
     Some(kib / 1024.0)
 }
 
+struct Args {
+    device: DeviceSpec,
+    torch: Option<String>,
+    paper: bool,
+    peak_tflops: Option<f64>,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args {
+        device: DeviceSpec::Cpu,
+        torch: None,
+        paper: std::env::var_os("BENCH_MLM_PAPER").is_some(),
+        peak_tflops: None,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        let mut value = || it.next().ok_or(format!("{a} needs a value"));
+        match a.as_str() {
+            "--device" => args.device = value()?.parse()?,
+            "--torch" => args.torch = Some(value()?),
+            "--paper" => args.paper = true,
+            "--peak-tflops" => {
+                args.peak_tflops = Some(value()?.parse().map_err(|e| format!("{e}"))?);
+            }
+            _ => {
+                return Err(format!(
+                    "unknown argument {a}; expected --device, --torch, --paper, --peak-tflops"
+                ));
+            }
+        }
+    }
+    Ok(args)
+}
+
+/// What one run measured.
+struct Measured {
+    tokens_per_s: f64,
+    steps: u64,
+    peak_mib: f64,
+}
+
 fn main() {
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("bench_mlm: {e}");
+            std::process::exit(2);
+        }
+    };
     let mut cases = vec![
         Case {
+            key: "quickstart",
             name: "quickstart (64-d, 2 layers)",
             n_words: 2_217,
             dim: 64,
@@ -56,6 +118,7 @@ fn main() {
             updates: 40,
         },
         Case {
+            key: "small",
             name: "small (256-d, 4 layers)",
             n_words: 10_000,
             dim: 256,
@@ -66,8 +129,9 @@ fn main() {
             updates: 10,
         },
     ];
-    if std::env::var_os("BENCH_MLM_PAPER").is_some() {
+    if args.paper {
         cases.push(Case {
+            key: "paper",
             name: "paper (1024-d, 6 layers)",
             n_words: 32_000,
             dim: 1024,
@@ -78,79 +142,159 @@ fn main() {
             updates: 2,
         });
     }
-    println!(
-        "| config | params | batch (streams x bptt) | updates | tokens/s | s/update | GFLOP/s | peak RSS MiB |"
+    println!("device: {}", args.device);
+    print!(
+        "| config | params | batch (streams x bptt) | updates | tokens/s | s/update | GFLOP/s |"
     );
-    println!("|---|---|---|---|---|---|---|---|");
+    if args.peak_tflops.is_some() {
+        print!(" MFU |");
+    }
+    print!(" peak RSS MiB |");
+    if args.torch.is_some() {
+        // PyTorch's peak is its process's RSS on the CPU, `max_memory_allocated` on CUDA.
+        print!(" PyTorch tokens/s | PyTorch peak MiB | unmt / PyTorch |");
+    }
+    println!();
+    let columns =
+        8 + usize::from(args.peak_tflops.is_some()) + 3 * usize::from(args.torch.is_some());
+    println!("|{}", "---|".repeat(columns));
     for c in &cases {
-        let mut state = 12345u64;
-        let tokens: Vec<u32> = (0..c.streams * c.bptt * 8)
-            .map(|_| {
-                state = state
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                14 + ((state >> 33) % (c.n_words as u64 - 14)) as u32
-            })
-            .collect();
-        let lang = |name: &str| Language {
-            name: name.to_owned(),
-            train: Stream::new(&tokens, c.streams, c.bptt).expect("tokens"),
-            valid: Stream::new(&tokens[..c.bptt * 2], 1, c.bptt).expect("tokens"),
+        let ours = match args.device {
+            DeviceSpec::Cpu => run_unmt::<Autodiff<Cpu>>(c, &Default::default()),
+            #[cfg(feature = "cuda")]
+            DeviceSpec::Cuda(i) => run_unmt::<Autodiff<unmt::backend::Cuda>>(
+                c,
+                &burn::backend::cuda::CudaDevice::new(i),
+            ),
+            #[cfg(not(feature = "cuda"))]
+            DeviceSpec::Cuda(_) => {
+                eprintln!("bench_mlm: this build has no CUDA backend (--features cuda)");
+                std::process::exit(2);
+            }
         };
-        let langs = [lang("en"), lang("mk")];
-        let settings = MlmSettings {
-            bptt: c.bptt,
-            batch_size: c.streams,
-            mask: MaskConfig {
-                word_pred: 0.15,
-                mask_keep_rand: [0.8, 0.1, 0.1],
-                n_words: c.n_words as u32,
-                sample_scores: None,
-            },
-            adam: AdamConfig::default(),
-            clip_grad_norm: 5.0,
-            epoch_size: c.updates * c.streams as u64,
-            max_epochs: 1,
-            patience: 10,
-            seed: 0,
-            freeze_embeddings: false,
-            eval_batch: 8,
-        };
-        let init = ModelInit {
-            config: TransformerConfig::new(c.n_words, 2, c.dim, c.layers, c.heads),
-            aligned: None,
-        };
-        let dir = tempfile::tempdir().expect("tempdir");
-        let out = train::<Autodiff<Cpu>>(
-            &settings,
-            &langs,
-            &init,
-            dir.path(),
-            "bench",
-            &Default::default(),
-            None,
-            &mut |_: TrainEvent<'_>| {},
-        )
-        .expect("training");
-        let r = &out.history[0];
         let tokens = (c.streams * c.bptt) as f64;
-        let s_per_update = tokens / r.tokens_per_s;
-        let (d, h) = (c.dim as f64, 4.0 * c.dim as f64);
-        let layer_params = 4.0 * (d * d + d) + (d * h + h) + (h * d + d);
-        let flops = 6.0 * c.layers as f64 * layer_params * tokens
-            + 6.0 * 0.15 * tokens * c.n_words as f64 * d
-            + 12.0 * c.layers as f64 * tokens * c.bptt as f64 * d;
-        println!(
-            "| {} | {:.1}M | {} x {} | {} | {:.0} | {:.3} | {:.1} | {:.0} |",
+        let s_per_update = tokens / ours.tokens_per_s;
+        let flops = model_flops(c);
+        let n_params = TransformerConfig::new(c.n_words, 2, c.dim, c.layers, c.heads).n_params();
+        print!(
+            "| {} | {:.1}M | {} x {} | {} | {:.0} | {:.3} | {:.1} |",
             c.name,
-            init.config.n_params() as f64 / 1e6,
+            n_params as f64 / 1e6,
             c.streams,
             c.bptt,
-            r.steps,
-            r.tokens_per_s,
+            ours.steps,
+            ours.tokens_per_s,
             s_per_update,
             flops / s_per_update / 1e9,
-            peak_rss_mib().unwrap_or(f64::NAN)
         );
+        if let Some(peak) = args.peak_tflops {
+            print!(" {:.1}% |", 100.0 * flops / s_per_update / (peak * 1e12));
+        }
+        print!(" {:.0} |", ours.peak_mib);
+        if let Some(python) = &args.torch {
+            match run_torch(python, c, &args) {
+                Ok((tps, peak)) => {
+                    print!(" {tps:.0} | {peak:.0} | {:.2}x |", ours.tokens_per_s / tps)
+                }
+                Err(e) => print!(" failed: {e} | | |"),
+            }
+        }
+        println!();
     }
+}
+
+/// Model FLOPs of one update (see the module docs; `xlm_reference.py` counts the same).
+fn model_flops(c: &Case) -> f64 {
+    let tokens = (c.streams * c.bptt) as f64;
+    let (d, h) = (c.dim as f64, 4.0 * c.dim as f64);
+    let layer_params = 4.0 * (d * d + d) + (d * h + h) + (h * d + d);
+    6.0 * c.layers as f64 * layer_params * tokens
+        + 6.0 * 0.15 * tokens * c.n_words as f64 * d
+        + 12.0 * c.layers as f64 * tokens * c.bptt as f64 * d
+}
+
+/// One epoch of `c.updates` updates (languages alternating) through `unmt::train::mlm::train`
+/// on synthetic streams. Peak memory is the process's host RSS (on CUDA that is not the GPU's).
+fn run_unmt<B: AutodiffBackend>(c: &Case, device: &B::Device) -> Measured {
+    let mut state = 12345u64;
+    let tokens: Vec<u32> = (0..c.streams * c.bptt * 8)
+        .map(|_| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            14 + ((state >> 33) % (c.n_words as u64 - 14)) as u32
+        })
+        .collect();
+    let lang = |name: &str| Language {
+        name: name.to_owned(),
+        train: Stream::new(&tokens, c.streams, c.bptt).expect("tokens"),
+        valid: Stream::new(&tokens[..c.bptt * 2], 1, c.bptt).expect("tokens"),
+    };
+    let langs = [lang("en"), lang("mk")];
+    let settings = MlmSettings {
+        bptt: c.bptt,
+        batch_size: c.streams,
+        mask: MaskConfig {
+            word_pred: 0.15,
+            mask_keep_rand: [0.8, 0.1, 0.1],
+            n_words: c.n_words as u32,
+            sample_scores: None,
+        },
+        adam: AdamConfig::default(),
+        clip_grad_norm: 5.0,
+        epoch_size: c.updates * c.streams as u64,
+        max_epochs: 1,
+        patience: 10,
+        seed: 0,
+        freeze_embeddings: false,
+        eval_batch: 8,
+    };
+    let init = ModelInit {
+        config: TransformerConfig::new(c.n_words, 2, c.dim, c.layers, c.heads),
+        aligned: None,
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = train::<B>(
+        &settings,
+        &langs,
+        &init,
+        dir.path(),
+        "bench",
+        device,
+        None,
+        &mut |_: TrainEvent<'_>| {},
+    )
+    .expect("training");
+    let r = &out.history[0];
+    Measured {
+        tokens_per_s: r.tokens_per_s,
+        steps: r.steps,
+        peak_mib: peak_rss_mib().unwrap_or(f64::NAN),
+    }
+}
+
+/// The same configuration through `examples/xlm_reference.py bench`: (tokens/s, peak MiB).
+fn run_torch(python: &str, c: &Case, args: &Args) -> Result<(f64, f64), String> {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/xlm_reference.py");
+    let mut cmd = Command::new(python);
+    cmd.args([script, "bench", "--json", "--warmup", "1", "--case", c.key])
+        .args(["--updates", &c.updates.to_string()])
+        .args(["--device", &args.device.to_string()]);
+    if let Some(p) = args.peak_tflops {
+        cmd.args(["--peak-tflops", &p.to_string()]);
+    }
+    let out = cmd.output().map_err(|e| format!("{python}: {e}"))?;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        return Err(err.lines().last().unwrap_or("no output").to_owned());
+    }
+    let line = String::from_utf8_lossy(&out.stdout);
+    let v: serde_json::Value =
+        serde_json::from_str(line.trim()).map_err(|e| format!("bad JSON from {script}: {e}"))?;
+    let tps = v["tokens_per_s"].as_f64().ok_or("no tokens_per_s")?;
+    let peak = v["peak_mem_mib"]
+        .as_f64()
+        .or(v["peak_rss_mib"].as_f64())
+        .unwrap_or(f64::NAN);
+    Ok((tps, peak))
 }

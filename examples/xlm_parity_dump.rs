@@ -1,7 +1,9 @@
 //! Dumps what `tests/parity/xlm_parity.py` compares against the PyTorch port of XLM in
 //! `examples/xlm_reference.py`: a model's initial weights, a padded forward pass (hidden
 //! states and tied-output scores), and a few MLM training updates on one stream batch
-//! (losses, the first update's gradients and gradient norm, the weights after it).
+//! (losses, the first update's gradients and gradient norm, the weights after it), and a
+//! decoder over the padded batch's encoder states, run whole (causal) and one position at a
+//! time through its key/value cache.
 //!
 //! Every number comes from the code `unmt run` trains with: `TransformerConfig::init`,
 //! `Transformer::forward/predict`, `train::mlm::mlm_loss`, `global_grad_norm`,
@@ -13,9 +15,11 @@
 //!
 //! `spec.json`: `{"config": TransformerConfig, "seed", "lr", "clip", "steps",
 //! "mlm": {"bs", "len", "lang", "input", "positions", "targets"},
-//! "padded": {"bs", "len", "lang", "tokens", "lengths"}}` (token arrays flat, batch-first).
-//! Output tensor names: `w0.<param>`, `w1.<param>`, `g0.<param>`, `grad_norm0`, `losses`,
-//! `padded.hidden`, `padded.scores`.
+//! "padded": {"bs", "len", "lang", "tokens", "lengths"},
+//! "decoder": {"bs", "len", "lang", "tokens"}}` (token arrays flat, batch-first; the decoder
+//! batch has the padded batch's rows). Output tensor names: `w0.<param>`, `w1.<param>`,
+//! `g0.<param>`, `grad_norm0`, `losses`, `padded.hidden`, `padded.scores`, `dec.w.<param>`,
+//! `dec.hidden`, `dec.incremental`.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -27,7 +31,8 @@ use burn::tensor::{Bool, ElementConversion, Int, Tensor, TensorData};
 use serde::Deserialize;
 use unmt::backend::Cpu;
 use unmt::model::checkpoint::{HostTensor, NamedTensors, named_parameters, write_safetensors};
-use unmt::model::{Batch, TransformerConfig};
+use unmt::model::layer::Memory;
+use unmt::model::{Batch, DecoderCache, TransformerConfig};
 use unmt::train::masking::Masked;
 use unmt::train::mlm::mlm_loss;
 use unmt::train::optim::{Adam, AdamConfig, clip_coefficient, global_grad_norm, named_gradients};
@@ -43,6 +48,15 @@ struct Spec {
     steps: usize,
     mlm: MlmCase,
     padded: PaddedCase,
+    decoder: DecoderCase,
+}
+
+#[derive(Deserialize)]
+struct DecoderCase {
+    bs: usize,
+    len: usize,
+    lang: i64,
+    tokens: Vec<i64>,
 }
 
 #[derive(Deserialize)]
@@ -106,6 +120,44 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let scores = inference.predict(hidden.clone().reshape([p.bs * p.len, spec.config.dim]));
     out.insert("padded.hidden".into(), HostTensor::from_tensor(&hidden));
     out.insert("padded.scores".into(), HostTensor::from_tensor(&scores));
+
+    // A decoder over that batch's encoder states: the whole target at once (causal), and
+    // one position at a time through the K/V cache.
+    let d = &spec.decoder;
+    let decoder = spec.config.init_decoder::<Cpu>(&device);
+    prefixed("dec.w.", named_parameters(&decoder), &mut out);
+    let memory = Memory {
+        states: hidden,
+        padding: batch.padding.clone(),
+    };
+    let tokens =
+        Tensor::<Cpu, 2, Int>::from_data(TensorData::new(d.tokens.clone(), [d.bs, d.len]), &device);
+    let langs = Tensor::<Cpu, 2, Int>::full([d.bs, d.len], d.lang, &device);
+    let full = decoder.forward(
+        &Batch {
+            tokens: tokens.clone(),
+            langs: Some(langs.clone()),
+            padding: None,
+        },
+        true,
+        Some(&memory),
+    );
+    out.insert("dec.hidden".into(), HostTensor::from_tensor(&full));
+    let mut cache = DecoderCache::new();
+    let steps: Vec<_> = (0..d.len)
+        .map(|t| {
+            decoder.forward_incremental(
+                tokens.clone().slice([0..d.bs, t..t + 1]),
+                Some(langs.clone().slice([0..d.bs, t..t + 1])),
+                Some(&memory),
+                &mut cache,
+            )
+        })
+        .collect();
+    out.insert(
+        "dec.incremental".into(),
+        HostTensor::from_tensor(&Tensor::cat(steps, 1)),
+    );
 
     // MLM updates on one stream batch, as the training loop makes them.
     let m = &spec.mlm;

@@ -22,6 +22,7 @@ import argparse
 import itertools
 import json
 import math
+import resource
 import sys
 import time
 
@@ -373,6 +374,8 @@ def bench(case, updates, warmup, device, autocast, peak_tflops, seed=0):
     )
     if device.type == "cuda":
         out["peak_mem_mib"] = torch.cuda.max_memory_allocated() / 2**20
+    else:
+        out["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         if peak_tflops:
             out["mfu"] = flops / s_per_update / (peak_tflops * 1e12)
     return out

@@ -15,7 +15,10 @@ Checks, for two configurations (2 languages + GELU + 4 heads; 1 language + ReLU 
  (c) the first Adam update (clipped to max-norm 0.5, so clipping is exercised) on every
      element whose gradient is not within float32 noise of zero (Adam's first step is
      lr * g / (|g| + eps), so there the sign of a ~1e-9 gradient decides the update);
- (d) the loss after each of 4 updates.
+ (d) the loss after each of 4 updates;
+ (e) a decoder (causal self-attention, cross-attention to the padded batch's encoder states)
+     on a whole target, and decoded one position at a time with XLM's cache vs unmt's
+     `forward_incremental`.
 Exit 1 on any mismatch. Runs in a few seconds.
 """
 import json
@@ -63,8 +66,11 @@ def make_spec(config, seed):
         rng.randrange(FIRST_WORD, config["n_words"]) if i % plen < lengths[i // plen] else PAD_INDEX
         for i in range(pbs * plen)
     ]
+    dlen = 5
+    dec = [1 if i % dlen == 0 else rng.randrange(FIRST_WORD, config["n_words"]) for i in range(pbs * dlen)]
     return dict(
         config=config, seed=seed, lr=1e-3, clip=0.5, steps=4,
+        decoder=dict(bs=pbs, len=dlen, lang=config["n_langs"] - 1, tokens=dec),
         mlm=dict(bs=bs, len=slen, lang=config["n_langs"] - 1, input=inp, positions=positions,
                  targets=[tokens[p] for p in positions]),
         padded=dict(bs=pbs, len=plen, lang=0, tokens=padded, lengths=lengths),
@@ -110,6 +116,24 @@ def run_case(name, config, report):
     report.check("hidden states, real positions", (ours_h[real] - hidden.reshape(-1, config["dim"])[real]).abs().max().item(), 1e-5)
     report.check("hidden states, padded positions", ours_h[~real].abs().max().item(), 0.0)
     report.check("tied-output scores", (got["padded.scores"][real] - scores[real]).abs().max().item(), 1e-4)
+
+    # (e) decoder: whole target (causal, cross-attention to padded memory), then XLM's
+    # incremental generation with its cache, one position per call
+    d = spec["decoder"]
+    decoder = ref.TransformerModel(config, is_decoder=True).double().eval()
+    ref.load_unmt_weights(decoder, group("dec.w."))
+    dtok = torch.tensor(d["tokens"]).view(d["bs"], d["len"])
+    dlangs = torch.full_like(dtok, d["lang"])
+    full_len = torch.full((d["bs"],), d["len"])
+    with torch.no_grad():
+        dec_h = decoder.fwd(dtok, full_len, causal=True, src_enc=hidden, src_len=lengths, langs=dlangs)
+        cache, steps = {"slen": 0}, []
+        for t in range(1, d["len"] + 1):
+            steps.append(decoder.fwd(dtok[:, :t], torch.full((d["bs"],), t), causal=True,
+                                     src_enc=hidden, src_len=lengths, langs=dlangs[:, :t], cache=cache))
+        dec_inc = torch.cat(steps, dim=1)
+    report.check("decoder, whole target", (got["dec.hidden"] - dec_h).abs().max().item(), 1e-5)
+    report.check("decoder, incremental with cache", (got["dec.incremental"] - dec_inc).abs().max().item(), 1e-5)
 
     # (b)-(d) MLM updates
     m = spec["mlm"]
