@@ -121,19 +121,15 @@ impl<B: Backend> TransformerLayer<B> {
         causal: bool,
         memory: Option<&Memory<B>>,
     ) -> Tensor<B, 3> {
-        let a = self
-            .attention
-            .forward(x.clone(), x.clone(), padding, causal);
-        let mut h = self.layer_norm1.forward(x + self.dropout.forward(a));
-        if let (Some(cross), Some(mem)) = (&self.cross, memory) {
-            let c =
-                cross
-                    .attention
-                    .forward(h.clone(), mem.states.clone(), mem.padding.clone(), false);
-            h = cross.layer_norm.forward(h + self.dropout.forward(c));
-        }
-        let f = self.ffn.forward(h.clone());
-        let h = self.layer_norm2.forward(h + f);
+        let h = self.sublayers(
+            x,
+            |attention, x| attention.forward(x.clone(), x, padding, causal),
+            memory.map(|mem| {
+                |attention: &MultiHeadAttention<B>, h| {
+                    attention.forward(h, mem.states.clone(), mem.padding.clone(), false)
+                }
+            }),
+        );
         match keep {
             Some(k) => h * k,
             None => h,
@@ -152,17 +148,35 @@ impl<B: Backend> TransformerLayer<B> {
         memory: Option<&Memory<B>>,
         cache: &mut LayerCache<B>,
     ) -> Tensor<B, 3> {
-        let a = self
-            .attention
-            .forward_incremental(x.clone(), &mut cache.self_attention);
+        let LayerCache {
+            self_attention,
+            cross_attention,
+        } = cache;
+        self.sublayers(
+            x,
+            |attention, x| attention.forward_incremental(x, self_attention),
+            memory.map(|mem| {
+                |attention: &MultiHeadAttention<B>, h| {
+                    attention.forward_memory(h, &mem.states, mem.padding.clone(), cross_attention)
+                }
+            }),
+        )
+    }
+
+    /// XLM's sub-layer sequence, with the two attention calls supplied by the caller (whole
+    /// sequence or cached): self-attention, dropout, residual, LayerNorm; cross-attention
+    /// (when the layer has it and `cross_attend` is given), dropout, residual, LayerNorm; FFN,
+    /// residual, LayerNorm.
+    fn sublayers(
+        &self,
+        x: Tensor<B, 3>,
+        self_attend: impl FnOnce(&MultiHeadAttention<B>, Tensor<B, 3>) -> Tensor<B, 3>,
+        cross_attend: Option<impl FnOnce(&MultiHeadAttention<B>, Tensor<B, 3>) -> Tensor<B, 3>>,
+    ) -> Tensor<B, 3> {
+        let a = self_attend(&self.attention, x.clone());
         let mut h = self.layer_norm1.forward(x + self.dropout.forward(a));
-        if let (Some(cross), Some(mem)) = (&self.cross, memory) {
-            let c = cross.attention.forward_memory(
-                h.clone(),
-                &mem.states,
-                mem.padding.clone(),
-                &mut cache.cross_attention,
-            );
+        if let (Some(cross), Some(attend)) = (&self.cross, cross_attend) {
+            let c = attend(&cross.attention, h.clone());
             h = cross.layer_norm.forward(h + self.dropout.forward(c));
         }
         let f = self.ffn.forward(h.clone());
