@@ -1,7 +1,7 @@
 //! Benchmark: `unmt bpe learn|apply` against fastBPE `learnbpe|applybpe` on the same corpus.
 //!
 //! Env: `UNMT` (default `target/release/unmt`), `FASTBPE` (path to the fastBPE CLI built from
-//! glample/fastBPE `fastBPE/main.cc`, required), `SHARED` (default `/work/shared`),
+//! glample/fastBPE `fastBPE/main.cc`, required), `SHARED` (default `../shared` beside the repository),
 //! `BENCH_MERGES` (default 32000). Corpus: the English and Macedonian Bible monolingual files
 //! of `$SHARED/data/mono` (joint BPE, fastBPE's two-file form). Peak memory is each child's
 //! `VmHWM`, polled from `/proc/<pid>/status` every 2 ms until it exits.
@@ -77,7 +77,10 @@ fn main() -> Result<(), String> {
     let unmt = std::env::var("UNMT").unwrap_or_else(|_| "target/release/unmt".into());
     let fast = std::env::var("FASTBPE")
         .map_err(|_| "set FASTBPE to the fastBPE CLI (g++ -O3 -std=c++11 -pthread fastBPE/main.cc -IfastBPE -o fast)".to_string())?;
-    let shared = PathBuf::from(std::env::var("SHARED").unwrap_or_else(|_| "/work/shared".into()));
+    let shared = PathBuf::from(
+        std::env::var("SHARED")
+            .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../shared").into()),
+    );
     let merges: usize = std::env::var("BENCH_MERGES")
         .ok()
         .and_then(|s| s.parse().ok())

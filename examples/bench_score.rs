@@ -1,6 +1,6 @@
 //! Benchmark: `unmt score` vs the `sacrebleu` CLI on a 3K-sentence set.
 //!
-//! Scores /work/shared/data/mk-en/valid.en (env `SHARED`) against perturbed copies this
+//! Scores `$SHARED/data/mk-en/valid.en` (default `../shared` beside the repository) against perturbed copies this
 //! program writes (deterministic), for BLEU+chrF and for a paired bootstrap test with 1000
 //! resamples, and prints wall time (median of 3 runs) and peak RSS (`/usr/bin/time -v`).
 //! The unmt binary comes from env `UNMT` (default `target/release/unmt`), sacrebleu from
@@ -91,7 +91,8 @@ fn s(x: &[&str]) -> Vec<String> {
 }
 
 fn main() -> Result<(), String> {
-    let shared = std::env::var("SHARED").unwrap_or_else(|_| "/work/shared".into());
+    let shared = std::env::var("SHARED")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../shared").into());
     let unmt = std::env::var("UNMT").unwrap_or_else(|_| "target/release/unmt".into());
     let sacrebleu = std::env::var("SACREBLEU").unwrap_or_else(|_| "sacrebleu".into());
     let src = PathBuf::from(shared).join("data/mk-en/valid.en");

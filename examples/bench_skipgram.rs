@@ -12,7 +12,7 @@
 //!   src/*.cc -o fasttext`). When it cannot be run, `python3` with fasttext-wheel is used
 //!   and words/sec/thread is derived from the wall time;
 //! - `BENCH_CORPUS`: corpus (default `$SHARED/data/mono/en.bible-kjv.txt`, SHARED defaults
-//!   to /work/shared);
+//!   to `../shared` beside the repository);
 //! - `BENCH_DIM`, `BENCH_EPOCH`, `BENCH_THREADS` (comma list): default 100, 5, "1,2".
 //!
 //! Run: `cargo build --release && cargo run --release --example bench_skipgram`.
@@ -78,7 +78,8 @@ fn last_number_after(text: &str, key: &str) -> Option<f64> {
 }
 
 fn main() {
-    let shared = std::env::var("SHARED").unwrap_or_else(|_| "/work/shared".into());
+    let shared = std::env::var("SHARED")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../shared").into());
     let corpus = std::env::var("BENCH_CORPUS")
         .map(PathBuf::from)
         .unwrap_or_else(|_| Path::new(&shared).join("data/mono/en.bible-kjv.txt"));

@@ -9,7 +9,7 @@
 //! - sacremoses in one python process (timing only the normalise+tokenize loop; peak RSS
 //!   from `resource.getrusage`).
 //!
-//! Env: `UNMT` (default `target/release/unmt`), `SHARED` (default `/work/shared`),
+//! Env: `UNMT` (default `target/release/unmt`), `SHARED` (default `../shared` beside the repository),
 //! `BENCH_LINES` (default 30000), `PYTHON` (default `python3`).
 //! Run: `cargo build --release && cargo run --release --example bench_tokenize`.
 
@@ -45,7 +45,10 @@ struct Row {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let unmt =
         PathBuf::from(std::env::var("UNMT").unwrap_or_else(|_| "target/release/unmt".into()));
-    let shared = PathBuf::from(std::env::var("SHARED").unwrap_or_else(|_| "/work/shared".into()));
+    let shared = PathBuf::from(
+        std::env::var("SHARED")
+            .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../shared").into()),
+    );
     let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
     let n_lines: usize = std::env::var("BENCH_LINES")
         .ok()

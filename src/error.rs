@@ -1,17 +1,29 @@
 //! The top-level error: everything a command can fail with, rendered once by `main`.
+//!
+//! Library errors keep their own type, and with it their diagnostics (codes, help): each has
+//! a transparent variant here instead of being boxed as `dyn Error`. The message convention
+//! (ARCHITECTURE.md, "Errors") holds for every enum in the crate; a test below checks the
+//! one rule a compiler cannot: no message repeats its own cause.
 
 use crate::cache::CacheError;
 use crate::recipe::RecipeDiagnostics;
 
+/// Exit code of a command that ran and whose nodes all succeeded.
+pub const EXIT_OK: i32 = 0;
+/// Exit code of `unmt run` when a node failed (the others ran or were skipped).
+pub const EXIT_NODE_FAILED: i32 = 1;
+/// Exit code of a command that could not do its work (bad recipe, bad input, I/O).
+pub const EXIT_ERROR: i32 = 2;
+
 /// Errors of `unmt` commands. Stage failures are not errors of the command: they are
-/// reported as events and in the summary, and give exit code 1.
+/// reported as events and in the summary, and give [`EXIT_NODE_FAILED`].
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum Error {
     /// The recipe is invalid.
     #[error(transparent)]
     #[diagnostic(transparent)]
     Recipe(#[from] RecipeDiagnostics),
-    /// The cache failed.
+    /// The cache failed, or has nothing for `show`.
     #[error(transparent)]
     #[diagnostic(transparent)]
     Cache(#[from] CacheError),
@@ -25,27 +37,8 @@ pub enum Error {
         #[help]
         help: Option<String>,
     },
-    /// `show` found nothing.
-    #[error("nothing in the cache matches `{what}`")]
-    #[diagnostic(
-        code(unmt::show),
-        help("give a node name from a recipe that has run, or a key prefix (see `unmt plan`)")
-    )]
-    NotInCache {
-        /// The name or key prefix.
-        what: String,
-    },
-    /// A key prefix matches several objects.
-    #[error("key prefix `{prefix}` is ambiguous: {matches} objects match")]
-    #[diagnostic(code(unmt::show), help("give more hex digits"))]
-    Ambiguous {
-        /// The prefix.
-        prefix: String,
-        /// How many matched.
-        matches: usize,
-    },
     /// A file could not be read or written.
-    #[error("failed to {action} `{path}`: {source}")]
+    #[error("failed to {action} `{path}`")]
     #[diagnostic(code(unmt::io))]
     Io {
         /// What was being done.
@@ -56,15 +49,117 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    /// A library command (`tokenize`, `bpe`, `score`...) failed.
+    /// JSON output could not be encoded.
+    #[error("failed to encode JSON output")]
+    Json(#[from] serde_json::Error),
+    /// `--params` / `--set` of a command.
     #[error(transparent)]
-    #[diagnostic(code(unmt::tool))]
-    Tool(Box<dyn std::error::Error + Send + Sync>),
+    #[diagnostic(transparent)]
+    Params(#[from] crate::stages::ParamsArgError),
+    /// `unmt tokenize`.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Moses(#[from] crate::text::moses::MosesError),
+    /// `unmt bpe`.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Bpe(#[from] crate::text::bpe::BpeError),
+    /// `unmt skipgram`.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Skipgram(#[from] crate::embed::skipgram::SkipgramError),
+    /// `unmt vecmap`.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Vecmap(#[from] crate::embed::vecmap::VecmapError),
+    /// `unmt bli`.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Bli(#[from] crate::embed::bli::BliError),
+    /// `unmt score`.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Metrics(#[from] crate::metrics::MetricsError),
+    /// `unmt train-mlm`.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Mlm(#[from] crate::train::job::JobError),
 }
 
 impl Error {
-    /// Wraps the error of a library subcommand.
-    pub fn tool(e: impl std::error::Error + Send + Sync + 'static) -> Self {
-        Self::Tool(Box::new(e))
+    /// The process exit code for this error: the one place that decides it.
+    pub fn exit_code(&self) -> i32 {
+        EXIT_ERROR
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    /// Every error format string in the crate (the literal of each error attribute).
+    fn error_messages() -> Vec<(String, String)> {
+        fn walk(dir: &Path, out: &mut Vec<(String, String)>) {
+            for entry in std::fs::read_dir(dir).expect("list src") {
+                let path = entry.expect("entry").path();
+                if path.is_dir() {
+                    walk(&path, out);
+                } else if path.extension().is_some_and(|x| x == "rs") {
+                    let text = std::fs::read_to_string(&path).expect("read");
+                    let mut rest = text.as_str();
+                    while let Some(i) = rest.find("#[error(") {
+                        rest = &rest[i + "#[error(".len()..];
+                        let body = rest.trim_start();
+                        if let Some(lit) = body.strip_prefix('"') {
+                            let end = lit.find("\")").or_else(|| lit.find("\",")).unwrap_or(0);
+                            out.push((path.display().to_string(), lit[..end].to_owned()));
+                        }
+                    }
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &mut out);
+        out
+    }
+
+    #[test]
+    fn no_message_embeds_its_source() {
+        let messages = error_messages();
+        assert!(
+            messages.len() > 50,
+            "found only {} messages",
+            messages.len()
+        );
+        let doubled: Vec<_> = messages
+            .iter()
+            .filter(|(_, m)| m.contains("{source}") || m.contains("{0}") && m.contains("failed to"))
+            .collect();
+        assert!(
+            doubled.is_empty(),
+            "messages that repeat their cause: {doubled:#?}"
+        );
+    }
+
+    #[test]
+    fn messages_are_lowercase_fragments() {
+        let bad: Vec<_> = error_messages()
+            .into_iter()
+            .filter(|(_, m)| m.chars().next().is_some_and(char::is_uppercase) || m.ends_with('.'))
+            .collect();
+        assert!(bad.is_empty(), "messages not in the convention: {bad:#?}");
+    }
+
+    #[test]
+    fn the_chain_shows_each_cause_once() {
+        let e = crate::stages::StageError::Io {
+            action: "read",
+            path: "a.txt".into(),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
+        };
+        assert_eq!(
+            crate::stages::error_chain(&e),
+            "failed to read `a.txt`: no such file"
+        );
     }
 }

@@ -20,6 +20,9 @@ pub mod embed;
 pub mod error;
 pub mod exec;
 pub mod graph;
+pub mod io;
+#[cfg(test)]
+mod layers;
 pub mod metrics;
 pub mod model;
 pub mod plan;
@@ -28,5 +31,6 @@ pub mod report;
 pub mod stages;
 pub mod text;
 pub mod train;
+pub mod validate;
 
 pub use error::Error;

@@ -25,8 +25,9 @@ fn main() {
     let code = match unmt::cli::run(cli) {
         Ok(code) => code,
         Err(e) => {
+            let code = e.exit_code();
             eprintln!("{:?}", miette::Report::new(e));
-            2
+            code
         }
     };
     std::process::exit(code);

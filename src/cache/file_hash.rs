@@ -12,8 +12,8 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
-use super::atomic;
-use crate::plan::ContentHash;
+use super::key::ContentHash;
+use crate::io;
 
 /// Hashes one file: memory-mapped and multithreaded for large files (blake3 + rayon).
 pub fn hash_file(path: &Path) -> std::io::Result<ContentHash> {
@@ -130,7 +130,7 @@ impl FileHasher {
         );
         merged.retain(|p, _| p.exists());
         let bytes = serde_json::to_vec(&merged).map_err(std::io::Error::other)?;
-        atomic::write(&self.path, &bytes)?;
+        io::write_atomic(&self.path, &bytes)?;
         *lock(&self.dirty) = false;
         Ok(())
     }

@@ -2,8 +2,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::key::NodeKey;
 use super::store::{Cache, CacheError};
-use crate::plan::NodeKey;
 
 /// What `gc` removed (or would remove).
 #[derive(Debug, Default, serde::Serialize)]

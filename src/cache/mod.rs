@@ -1,11 +1,14 @@
-//! The content-addressed cache: published node results, locks, attempts, hashes.
+//! The content-addressed cache: node keys, published node results, locks, attempts, hashes.
 
-pub mod atomic;
 pub mod file_hash;
 mod gc;
+mod key;
 mod record;
 mod store;
 
 pub use gc::{GcReport, gc};
-pub use record::{InputOrigin, NodeRecord, OutputRecord, RECORD_FORMAT, RecordError};
+pub use key::{ContentHash, ENGINE_FORMAT, KeyMaterial, NodeKey};
+pub use record::{
+    InputOrigin, NodeRecord, OutputDecl, OutputKind, OutputRecord, RECORD_FORMAT, RecordError,
+};
 pub use store::{Attempt, Cache, CacheError, CacheStatus, Draft, NameRef, external_hash};

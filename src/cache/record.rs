@@ -4,8 +4,26 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::plan::{ContentHash, KeyMaterial, NodeKey};
-use crate::stages::OutputKind;
+use super::key::{ContentHash, KeyMaterial, NodeKey};
+
+/// Whether an output is one file or a directory tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutputKind {
+    /// A single file.
+    File,
+    /// A directory (hashed over its sorted relative paths and file contents).
+    Dir,
+}
+
+/// A named output.
+#[derive(Debug, Clone)]
+pub struct OutputDecl {
+    /// Output name; children refer to it as `node.NAME`.
+    pub name: String,
+    /// File or directory.
+    pub kind: OutputKind,
+}
 
 /// Version of the record format. Readers accept this and older formats; a newer record is
 /// an error ("written by a newer unmt") rather than a silent misread.
@@ -63,7 +81,7 @@ pub struct NodeRecord {
 #[derive(Debug, thiserror::Error)]
 pub enum RecordError {
     /// Unreadable.
-    #[error("failed to read node record `{path}`: {source}")]
+    #[error("failed to read node record `{path}`")]
     Io {
         /// The record file.
         path: std::path::PathBuf,
@@ -72,7 +90,7 @@ pub enum RecordError {
         source: std::io::Error,
     },
     /// Not valid JSON for this format.
-    #[error("node record `{path}` is corrupt: {source}")]
+    #[error("node record `{path}` is corrupt")]
     Corrupt {
         /// The record file.
         path: std::path::PathBuf,

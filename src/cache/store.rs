@@ -22,18 +22,16 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::atomic;
 use super::file_hash::{self, FileHasher};
+use super::key::{ContentHash, KeyMaterial, NodeKey};
 use super::record::{InputOrigin, NodeRecord, OutputRecord, RECORD_FORMAT, RecordError};
-use crate::plan::{KeyMaterial, NodeKey};
-use crate::stages::OutputDecl;
-use crate::stages::OutputKind;
+use super::record::{OutputDecl, OutputKind};
 
 /// Errors of the cache itself (not of the stages).
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum CacheError {
     /// A filesystem operation failed.
-    #[error("failed to {action} `{path}`: {source}")]
+    #[error("failed to {action} `{path}`")]
     #[diagnostic(code(unmt::cache))]
     Io {
         /// What was being done.
@@ -48,6 +46,25 @@ pub enum CacheError {
     #[error(transparent)]
     #[diagnostic(code(unmt::cache::record))]
     Record(#[from] RecordError),
+    /// `show` found nothing.
+    #[error("nothing in the cache matches `{what}`")]
+    #[diagnostic(
+        code(unmt::cache::not_found),
+        help("give a node name from a recipe that has run, or a key prefix (see `unmt plan`)")
+    )]
+    NotFound {
+        /// The name or key prefix.
+        what: String,
+    },
+    /// A key prefix matches several objects.
+    #[error("key prefix `{prefix}` is ambiguous: {matches} objects match")]
+    #[diagnostic(code(unmt::cache::ambiguous), help("give more hex digits"))]
+    Ambiguous {
+        /// The prefix.
+        prefix: String,
+        /// How many matched.
+        matches: usize,
+    },
     /// A stage reported success but an output is missing.
     #[error("node `{node}` finished without writing its declared output `{output}`")]
     #[diagnostic(code(unmt::cache::missing_output))]
@@ -186,7 +203,7 @@ impl Cache {
                 key: key.clone(),
             })
             .map_err(|e| io("encode", &path)(std::io::Error::other(e)))?;
-            atomic::write(&path, &body).map_err(io("write", &path))?;
+            crate::io::write_atomic(&path, &body).map_err(io("write", &path))?;
         }
         Ok(())
     }
@@ -231,6 +248,33 @@ impl Cache {
             .into_iter()
             .filter(|k| k.0.starts_with(prefix))
             .collect())
+    }
+
+    /// The published result `what` names: a node name (its last result, in any recipe) or
+    /// a unique key prefix.
+    pub fn resolve(&self, what: &str) -> Result<(NodeKey, NodeRecord), CacheError> {
+        let not_found = || CacheError::NotFound {
+            what: what.to_owned(),
+        };
+        let key = match self.get_ref(None, what) {
+            Some(k) => k,
+            None if NodeKey::is_prefix_like(what) => {
+                let mut found = self.find_prefix(what)?;
+                match found.len() {
+                    0 => return Err(not_found()),
+                    1 => found.pop().ok_or_else(not_found)?,
+                    n => {
+                        return Err(CacheError::Ambiguous {
+                            prefix: what.to_owned(),
+                            matches: n,
+                        });
+                    }
+                }
+            }
+            None => return Err(not_found()),
+        };
+        let record = self.lookup(&key)?.ok_or_else(not_found)?;
+        Ok((key, record))
     }
 
     /// Deletes a published object unless another process holds its lock. Returns whether it
@@ -382,11 +426,11 @@ impl Attempt {
         let record_path = self.work.join("record.json");
         let body = serde_json::to_vec_pretty(&record)
             .map_err(|e| io("encode", &record_path)(std::io::Error::other(e)))?;
-        atomic::write(&record_path, &body).map_err(io("write", &record_path))?;
-        atomic::sync_dir(&out).map_err(io("sync", &out))?;
+        crate::io::write_atomic(&record_path, &body).map_err(io("write", &record_path))?;
+        crate::io::sync_dir(&out).map_err(io("sync", &out))?;
         let target = self.objects.join(&self.key.0);
         fs::rename(&self.work, &target).map_err(io("publish", &target))?;
-        atomic::sync_dir(&self.objects).map_err(io("sync", &self.objects))?;
+        crate::io::sync_dir(&self.objects).map_err(io("sync", &self.objects))?;
         // Checkpoints are only for resuming this key; the result now exists.
         let _ = fs::remove_dir_all(&self.dir);
         Ok(record)
@@ -410,13 +454,13 @@ fn sync_tree(path: &Path) -> std::io::Result<()> {
         for e in fs::read_dir(path)? {
             sync_tree(&e?.path())?;
         }
-        atomic::sync_dir(path)
+        crate::io::sync_dir(path)
     } else {
         File::open(path)?.sync_all()
     }
 }
 
 /// Hash of an external file through the memo.
-pub fn external_hash(cache: &Cache, path: &Path) -> Result<crate::plan::ContentHash, CacheError> {
+pub fn external_hash(cache: &Cache, path: &Path) -> Result<ContentHash, CacheError> {
     cache.hasher.hash(path).map_err(io("hash", path))
 }

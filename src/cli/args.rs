@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+use super::values::serde_value;
 use crate::graph::Format;
 
 /// Unsupervised machine translation research pipelines from TOML recipes.
@@ -75,7 +76,7 @@ pub enum Command {
         /// The recipe file.
         recipe: PathBuf,
         /// Output syntax.
-        #[arg(long, value_enum, default_value = "dot")]
+        #[arg(long, value_parser = serde_value::<Format>, default_value = "dot")]
         format: Format,
         /// The plan to draw.
         #[arg(long)]
@@ -100,19 +101,19 @@ pub enum Command {
     /// List the stage kinds and their parameters.
     Stages,
     /// Moses tokenization (or `--detok`) of stdin to stdout, as XLM preprocesses text.
-    Tokenize(crate::text::moses::TokenizeArgs),
+    Tokenize(super::tokenize::TokenizeArgs),
     /// fastBPE-compatible BPE: `learn`, `apply`, `vocab`.
-    Bpe(crate::text::bpe::BpeArgs),
+    Bpe(super::bpe::BpeArgs),
     /// fastText skip-gram subword embeddings (`.vec` + safetensors).
-    Skipgram(crate::embed::skipgram::SkipgramArgs),
+    Skipgram(super::skipgram::SkipgramArgs),
     /// BLEU / chrF / chrF++ like the `sacrebleu` CLI, with paired significance tests.
-    Score(crate::metrics::ScoreArgs),
+    Score(super::score::ScoreArgs),
     /// Map two `.vec` files into one space (VecMap `--identical` / `--supervised`).
-    Vecmap(crate::embed::vecmap::VecmapArgs),
+    Vecmap(super::vecmap::VecmapArgs),
     /// Bilingual lexicon induction P@1/5/10 (NN, CSLS) of two `.vec` files on a dictionary.
-    Bli(crate::embed::bli::BliArgs),
+    Bli(super::bli::BliArgs),
     /// Train one masked LM (XLM's MLM; random or aligned embeddings) outside a recipe.
-    TrainMlm(crate::train::cli::TrainMlmArgs),
+    TrainMlm(super::train_mlm::TrainMlmArgs),
 }
 
 /// One GPU slot when built with CUDA, none otherwise.

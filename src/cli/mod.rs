@@ -1,8 +1,116 @@
-//! The `unmt` command line: argument types and dispatch. Each command lives in its own
-//! module and returns an exit code; errors are rendered once, by `main`.
+//! The `unmt` command line: clap argument types, and one module per command that calls the
+//! layer below and renders what it returns. No business logic lives here: plans, explanations,
+//! the gc keep set and cache lookups are functions of `plan` and `cache` that return data.
+//! Every command returns its exit code; errors are rendered once, by `main`.
 
 mod args;
-mod commands;
+mod bli;
+mod bpe;
+mod check;
+mod explain;
+mod gc;
+mod graph;
+mod plan;
+mod run;
+mod score;
+mod show;
+mod skipgram;
+mod stages;
+mod tokenize;
+mod train_mlm;
+mod values;
+mod vecmap;
+
+use std::path::{Path, PathBuf};
 
 pub use args::{Cli, Command};
-pub use commands::run;
+
+use crate::error::Error;
+use crate::graph::{Graph, PlanChoice};
+use crate::recipe::Recipe;
+
+/// Runs a parsed command line and returns the process exit code.
+pub fn run(cli: Cli) -> Result<i32, Error> {
+    let cache = cli.cache.as_path();
+    match cli.command {
+        Command::Check { recipe } => check::run(&recipe),
+        Command::Plan {
+            recipe,
+            plan,
+            json,
+            gpus,
+        } => plan::run(cache, &recipe, plan.as_deref(), json, gpus),
+        Command::Run {
+            recipe,
+            plan,
+            jobs,
+            gpus,
+            keep_going,
+            json,
+        } => run::run(
+            cache,
+            &recipe,
+            plan.as_deref(),
+            &crate::exec::RunOptions {
+                jobs,
+                gpus,
+                keep_going,
+            },
+            json,
+        ),
+        Command::Explain { recipe, node, plan } => {
+            explain::run(cache, &recipe, &node, plan.as_deref())
+        }
+        Command::Graph {
+            recipe,
+            format,
+            plan,
+        } => graph::run(cache, &recipe, format, plan.as_deref()),
+        Command::Show { node, json } => show::run(cache, &node, json),
+        Command::Gc { recipes, dry_run } => gc::run(cache, recipes, dry_run),
+        Command::Stages => stages::run(),
+        Command::Tokenize(args) => Ok(tokenize::run(&args).map(|()| 0)?),
+        Command::Bpe(args) => Ok(bpe::run(&args).map(|()| 0)?),
+        Command::Skipgram(args) => Ok(skipgram::run(&args).map(|()| 0)?),
+        Command::Score(args) => Ok(score::run(&args).map(|()| 0)?),
+        Command::Vecmap(args) => Ok(vecmap::run(&args).map(|()| 0)?),
+        Command::Bli(args) => Ok(bli::run(&args).map(|()| 0)?),
+        Command::TrainMlm(args) => train_mlm::run(&args).map(|()| 0),
+    }
+}
+
+/// Loads a recipe and builds the graph of one of its plans.
+fn load(path: &Path, plan: Option<&str>) -> Result<(Recipe, Graph), Error> {
+    let recipe = crate::recipe::load(path)?;
+    let graph = crate::graph::build(&recipe, &PlanChoice::from_arg(plan))?;
+    Ok((recipe, graph))
+}
+
+/// Resolves a node name of `graph` (with "did you mean" when it is not there).
+fn find_node(graph: &Graph, node: &str) -> Result<usize, Error> {
+    graph.find(node).ok_or_else(|| Error::UnknownNode {
+        node: node.to_owned(),
+        help: crate::recipe::did_you_mean(node, graph.nodes.iter().map(|n| n.name.as_str()))
+            .or_else(|| {
+                let names: Vec<&str> = graph.nodes.iter().map(|n| n.name.as_str()).collect();
+                Some(format!("nodes: {}", names.join(", ")))
+            }),
+    })
+}
+
+/// `recipes/*.toml`, sorted: the recipes `gc` keeps results for by default.
+fn default_recipes() -> Result<Vec<PathBuf>, Error> {
+    let dir = Path::new("recipes");
+    let entries = std::fs::read_dir(dir).map_err(|source| Error::Io {
+        action: "list",
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let mut found: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    found.sort();
+    Ok(found)
+}

@@ -22,25 +22,26 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::embed::vec_format::{Embeddings, VecFormatError, read_vec};
+use crate::embed::vec_format::{Embeddings, VecFormatError};
 use crate::embed::vecmap::csls::{ColumnTopK, block_rows, for_each_block, row_topk, topk_indices};
 use crate::embed::vecmap::normalize::unit_rows;
+use crate::validate::{InvalidParam, Validate};
 
 /// Errors of BLI evaluation and dictionary reading.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum BliError {
     /// A dictionary or output file could not be read / written.
-    #[error("access {path}: {source}")]
+    #[error("failed to access `{path}`")]
     Io {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
     /// A dictionary line is not valid UTF-8.
-    #[error("read {path}:{line}: invalid UTF-8")]
+    #[error("failed to decode `{path}` line {line}: invalid UTF-8")]
     Utf8 { path: PathBuf, line: usize },
     /// A dictionary line does not have exactly two fields.
-    #[error("read {path}:{line}: expected `source target`, found {found} fields")]
+    #[error("failed to read `{path}` line {line}: expected `source target`, found {found} fields")]
     Malformed {
         path: PathBuf,
         line: usize,
@@ -51,11 +52,11 @@ pub enum BliError {
     #[diagnostic(transparent)]
     Format(#[from] VecFormatError),
     /// Source and target dimensions differ.
-    #[error("evaluate bli: source dim {src} differs from target dim {trg}")]
+    #[error("failed to evaluate bli: source dim {src} differs from target dim {trg}")]
     DimMismatch { src: usize, trg: usize },
     /// Parameters out of range.
-    #[error("validate bli params: {0}")]
-    Params(String),
+    #[error(transparent)]
+    InvalidParam(#[from] InvalidParam),
 }
 
 /// BLI settings; `Default` = MUSE's evaluation defaults.
@@ -89,14 +90,14 @@ impl Default for BliParams {
     }
 }
 
-impl BliParams {
+impl Validate for BliParams {
     /// Checks ranges.
-    pub fn validate(&self) -> Result<(), BliError> {
+    fn validate(&self) -> Result<(), InvalidParam> {
         if self.csls_k == 0 {
-            return Err(BliError::Params("csls_k must be >= 1".into()));
+            return Err(InvalidParam::new("csls_k", "must be at least 1"));
         }
         if self.batch_size == 0 {
-            return Err(BliError::Params("batch_size must be >= 1".into()));
+            return Err(InvalidParam::new("batch_size", "must be at least 1"));
         }
         Ok(())
     }
@@ -405,64 +406,6 @@ pub fn word_vectors_from_subwords(
         },
         missing,
     )
-}
-
-/// Arguments of `unmt bli`.
-#[derive(Debug, Clone, clap::Args)]
-pub struct BliArgs {
-    /// Source embeddings (.vec).
-    #[arg(long)]
-    pub src_emb: PathBuf,
-    /// Target embeddings (.vec).
-    #[arg(long)]
-    pub trg_emb: PathBuf,
-    /// Dictionary, `src tgt` per line.
-    #[arg(long)]
-    pub dict: PathBuf,
-    /// Distinct words kept per side (MUSE `max_vocab`).
-    #[arg(long, default_value_t = 200_000)]
-    pub max_vocab: usize,
-    /// Write the report as JSON to this file.
-    #[arg(long)]
-    pub json: Option<PathBuf>,
-}
-
-/// Runs `unmt bli`: prints coverage and P@1/5/10 (NN and CSLS) to stdout.
-pub fn run_bli(args: &BliArgs) -> Result<(), BliError> {
-    let params = BliParams {
-        max_vocab: args.max_vocab,
-        ..BliParams::default()
-    };
-    // Distinct words <= lines, so reading max_vocab lines is not enough when the file has
-    // duplicates; read everything and let `evaluate` cut by distinct words.
-    let src = read_vec(&args.src_emb, None)?;
-    let trg = read_vec(&args.trg_emb, None)?;
-    let dict = read_dictionary(&args.dict)?;
-    let r = evaluate(&src, &trg, &dict, &params)?;
-    println!(
-        "coverage: {}/{} source words ({:.2}%), {}/{} pairs; vocab {} / {}",
-        r.src_words_kept,
-        r.src_words_total,
-        100.0 * r.coverage,
-        r.pairs_kept,
-        r.pairs_total,
-        r.src_vocab,
-        r.trg_vocab
-    );
-    for (name, p) in [("nn", r.nn), ("csls_knn_10", r.csls)] {
-        println!(
-            "{name:>12}: P@1 {:6.2}  P@5 {:6.2}  P@10 {:6.2}",
-            p.p1, p.p5, p.p10
-        );
-    }
-    if let Some(path) = &args.json {
-        let text = serde_json::to_string_pretty(&r).unwrap_or_default();
-        std::fs::write(path, text).map_err(|source| BliError::Io {
-            path: path.clone(),
-            source,
-        })?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -6,11 +6,11 @@ use std::panic::AssertUnwindSafe;
 use std::sync::mpsc;
 use std::time::{Instant, SystemTime};
 
-use super::context::StageCtx;
 use super::events::{Event, RunSummary};
 use crate::cache::{Attempt, Cache, CacheError, CacheStatus, Draft, NodeRecord};
 use crate::graph::Graph;
 use crate::plan::{InputState, Inputs, Known, resolve_inputs};
+use crate::stages::StageCtx;
 
 /// How to run.
 #[derive(Debug, Clone)]
@@ -336,12 +336,7 @@ fn run_stage(
     match result {
         Ok(Ok(metrics)) => Ok(metrics),
         Ok(Err(e)) => {
-            let mut msg = e.to_string();
-            let mut src = std::error::Error::source(&e);
-            while let Some(s) = src {
-                msg.push_str(&format!(": {s}"));
-                src = s.source();
-            }
+            let msg = crate::stages::error_chain(&e);
             use std::io::Write;
             let _ = writeln!(log, "error: {msg}");
             Err(msg)

@@ -101,6 +101,14 @@ impl Graph {
     }
 }
 
+/// The graphs of every plan a recipe defines: the default one, then each `[plans]` entry
+/// (what `gc` keeps results for).
+pub fn build_all_plans(recipe: &Recipe) -> Result<Vec<Graph>, RecipeDiagnostics> {
+    let mut choices = vec![PlanChoice::Default];
+    choices.extend(recipe.plans.keys().map(|n| PlanChoice::Named(n.clone())));
+    choices.iter().map(|c| build(recipe, c)).collect()
+}
+
 /// Builds the graph of `choice` over a validated recipe.
 pub fn build(recipe: &Recipe, choice: &PlanChoice) -> Result<Graph, RecipeDiagnostics> {
     let order = topo_order(recipe);

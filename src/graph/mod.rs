@@ -8,5 +8,5 @@
 mod build;
 mod render;
 
-pub use build::{Graph, GraphNode, PlanChoice, Source, build};
+pub use build::{Graph, GraphNode, PlanChoice, Source, build, build_all_plans};
 pub use render::{Format, render};

@@ -5,7 +5,8 @@ use std::fmt::Write;
 use super::build::{Graph, Source};
 
 /// Output syntax.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Format {
     /// Graphviz `dot`.
     Dot,

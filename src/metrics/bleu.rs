@@ -3,14 +3,14 @@
 //! `_compute_segment_statistics` and `compute_bleu`.
 use serde::{Deserialize, Serialize};
 
-use crate::metrics::MetricsError;
 use crate::metrics::ngrams::{Counts, clipped_matches, count_ngrams, merge_max, total};
 use crate::metrics::stats::SegmentStats;
 use crate::metrics::text::{py_lower, py_rstrip, py_split};
 use crate::metrics::tokenizers::Tokenizer;
+use crate::validate::{InvalidParam, Validate};
 
 /// BLEU smoothing methods (`BLEU.SMOOTH_DEFAULTS`, Chen & Cherry 2014).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum SmoothMethod {
     /// NIST/mteval exponential decay for zero-match orders (sacrebleu's default).
@@ -76,25 +76,28 @@ impl Default for BleuParams {
     }
 }
 
-impl BleuParams {
+impl Validate for BleuParams {
     /// Check ranges: order in 1..=16, smoothing value finite and >= 0.
-    pub fn validate(&self) -> Result<(), MetricsError> {
+    fn validate(&self) -> Result<(), InvalidParam> {
         if !(1..=16).contains(&self.max_ngram_order) {
-            return Err(MetricsError::InvalidOption(format!(
-                "max_ngram_order must be in 1..=16, got {}",
-                self.max_ngram_order
-            )));
+            return Err(InvalidParam::new(
+                "max_ngram_order",
+                format!("must be in 1..=16, got {}", self.max_ngram_order),
+            ));
         }
         if let Some(v) = self.smooth_value
             && (!v.is_finite() || v < 0.0)
         {
-            return Err(MetricsError::InvalidOption(format!(
-                "smooth_value must be a finite non-negative number, got {v}"
-            )));
+            return Err(InvalidParam::new(
+                "smooth_value",
+                format!("must be a finite non-negative number, got {v}"),
+            ));
         }
         Ok(())
     }
+}
 
+impl BleuParams {
     /// Width of a segment's statistics row: `[sys_len, ref_len, correct.., total..]`.
     pub fn dim(&self) -> usize {
         2 + 2 * self.max_ngram_order

@@ -3,12 +3,12 @@
 //! `_compute_segment_statistics` and helpers.py `extract_all_char_ngrams`.
 use serde::{Deserialize, Serialize};
 
-use crate::metrics::MetricsError;
 use crate::metrics::ngrams::{
     Counts, KeyCounts, clipped_matches, count_char_ngrams_packed, count_ngrams, total,
 };
 use crate::metrics::stats::SegmentStats;
 use crate::metrics::text::{py_isspace, py_lower, py_split};
+use crate::validate::{InvalidParam, Validate};
 
 /// chrF parameters; `Default` equals sacrebleu's `CHRF()` (chrF2, not chrF++).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -46,24 +46,34 @@ fn is_punct(c: char) -> bool {
     c.is_ascii_punctuation()
 }
 
-impl ChrfParams {
+impl Validate for ChrfParams {
     /// Check ranges: orders up to 32 with at least one order, beta in 1..=100.
-    pub fn validate(&self) -> Result<(), MetricsError> {
+    fn validate(&self) -> Result<(), InvalidParam> {
         if self.char_order > 32 || self.word_order > 32 || self.char_order + self.word_order == 0 {
-            return Err(MetricsError::InvalidOption(format!(
-                "chrF orders must be <= 32 and not both 0, got char {} word {}",
-                self.char_order, self.word_order
-            )));
+            let field = if self.word_order > 32 {
+                "word_order"
+            } else {
+                "char_order"
+            };
+            return Err(InvalidParam::new(
+                field,
+                format!(
+                    "orders must be <= 32 and not both 0, got char {} word {}",
+                    self.char_order, self.word_order
+                ),
+            ));
         }
         if !(1..=100).contains(&self.beta) {
-            return Err(MetricsError::InvalidOption(format!(
-                "chrF beta must be in 1..=100, got {}",
-                self.beta
-            )));
+            return Err(InvalidParam::new(
+                "beta",
+                format!("must be in 1..=100, got {}", self.beta),
+            ));
         }
         Ok(())
     }
+}
 
+impl ChrfParams {
     /// Total number of orders (char + word).
     pub fn order(&self) -> usize {
         self.char_order + self.word_order

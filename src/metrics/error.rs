@@ -1,11 +1,11 @@
 //! Errors of the metrics module.
 use std::path::PathBuf;
 
-/// Everything that can go wrong while scoring; messages read after "failed to".
+/// Everything that can go wrong while scoring; messages follow the crate convention (ARCHITECTURE.md, "Errors").
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum MetricsError {
     /// A file could not be opened or read.
-    #[error("read {path}: {source}")]
+    #[error("failed to read `{path}`")]
     Io {
         /// The file.
         path: PathBuf,
@@ -14,7 +14,7 @@ pub enum MetricsError {
         source: std::io::Error,
     },
     /// A line is not valid UTF-8.
-    #[error("decode {path} line {line}: invalid UTF-8")]
+    #[error("failed to decode `{path}` line {line}: invalid UTF-8")]
     InvalidUtf8 {
         /// The file.
         path: PathBuf,
@@ -22,14 +22,14 @@ pub enum MetricsError {
         line: usize,
     },
     /// A file (or stdin) has no lines at all.
-    #[error("score {path}: the file is empty")]
+    #[error("failed to score `{path}`: the file is empty")]
     EmptyFile {
         /// The file (`-` for stdin).
         path: PathBuf,
     },
     /// Hypothesis and reference files have different numbers of lines.
     #[error(
-        "score {hyp} ({hyp_lines} lines) against {reference} ({ref_lines} lines): line counts differ"
+        "failed to score `{hyp}` ({hyp_lines} lines) against `{reference}` ({ref_lines} lines): line counts differ"
     )]
     LineCountMismatch {
         /// The hypothesis file.
@@ -42,13 +42,23 @@ pub enum MetricsError {
         ref_lines: usize,
     },
     /// No reference was given.
-    #[error("score: at least one reference is required")]
+    #[error("failed to score: at least one reference is required")]
     NoReferences,
-    /// A parameter is out of range or an option combination is unsupported.
-    #[error("validate options: {0}")]
-    InvalidOption(String),
+    /// A parameter is out of range.
+    #[error(transparent)]
+    InvalidParam(#[from] crate::validate::InvalidParam),
+    /// An option combination is unsupported.
+    #[error("failed to use option {option}: {reason}")]
+    InvalidOption {
+        /// The option(s) concerned, e.g. `--sentence-level`.
+        option: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
     /// Standard input had tab-separated systems with varying field counts.
-    #[error("read stdin line {line}: expected {expected} tab-separated systems, found {found}")]
+    #[error(
+        "failed to read stdin line {line}: expected {expected} tab-separated systems, found {found}"
+    )]
     StdinFields {
         /// 1-based line number.
         line: usize,
@@ -58,6 +68,6 @@ pub enum MetricsError {
         found: usize,
     },
     /// Writing the output failed.
-    #[error("write output: {0}")]
-    Output(String),
+    #[error("failed to write the output")]
+    Output(#[source] std::io::Error),
 }

@@ -90,6 +90,9 @@ mod tests {
     fn reports_invalid_utf8_line() {
         let e = split_lines(b"ok\nbad\xff\n", Path::new("h.txt")).unwrap_err();
         assert!(matches!(e, MetricsError::InvalidUtf8 { line: 2, .. }));
-        assert!(e.to_string().contains("h.txt line 2"));
+        assert_eq!(
+            e.to_string(),
+            "failed to decode `h.txt` line 2: invalid UTF-8"
+        );
     }
 }

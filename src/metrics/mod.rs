@@ -6,7 +6,6 @@
 //! Reference: github.com/mjpost/sacrebleu, release 2.6.0, files cited per module.
 pub mod bleu;
 pub mod chrf;
-pub mod cli;
 pub mod error;
 pub mod io;
 pub mod metric;
@@ -21,7 +20,6 @@ pub mod tokenizers;
 
 pub use bleu::{BleuParams, BleuScore, SmoothMethod, corpus_bleu, sentence_bleu};
 pub use chrf::{ChrfParams, corpus_chrf, sentence_chrf};
-pub use cli::{ScoreArgs, run};
 pub use error::MetricsError;
 pub use metric::Metric;
 pub use multi_bleu::{MultiBleu, multi_bleu, multi_bleu_files};

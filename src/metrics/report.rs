@@ -8,9 +8,10 @@ use crate::metrics::bleu::{BleuParams, compute_bleu};
 use crate::metrics::chrf::ChrfParams;
 use crate::metrics::io::read_lines;
 use crate::metrics::metric::Metric;
+use crate::validate::{InvalidParam, Validate};
 
 /// Which metrics to compute.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum MetricName {
     /// Corpus BLEU.
@@ -41,18 +42,21 @@ impl Default for ScoreOptions {
     }
 }
 
-impl ScoreOptions {
+impl Validate for ScoreOptions {
     /// Validate every part; at least one metric is required.
-    pub fn validate(&self) -> Result<(), MetricsError> {
+    fn validate(&self) -> Result<(), InvalidParam> {
         if self.metrics.is_empty() {
-            return Err(MetricsError::InvalidOption(
-                "at least one metric is required".into(),
+            return Err(InvalidParam::new(
+                "metrics",
+                "at least one metric is required",
             ));
         }
-        self.bleu.validate()?;
-        self.chrf.validate()
+        self.bleu.validate().map_err(|e| e.within("bleu"))?;
+        self.chrf.validate().map_err(|e| e.within("chrf"))
     }
+}
 
+impl ScoreOptions {
     /// The configured metrics in sacrebleu's output order (sorted by name: BLEU, CHRF).
     pub fn metric_list(&self) -> Vec<Metric> {
         let mut out = Vec::new();
@@ -283,7 +287,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            e.contains("hyp.txt (2 lines)") && e.contains("ref.txt (1 lines)"),
+            e.contains("hyp.txt` (2 lines)") && e.contains("ref.txt` (1 lines)"),
             "{e}"
         );
         let empty = file(d.path(), "empty.txt", b"");
@@ -294,7 +298,7 @@ mod tests {
         let e = score_files(&bad, &[h], &ScoreOptions::default())
             .unwrap_err()
             .to_string();
-        assert!(e.contains("bad.txt line 2"), "{e}");
+        assert!(e.contains("bad.txt` line 2"), "{e}");
     }
 
     #[test]

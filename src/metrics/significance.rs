@@ -54,11 +54,13 @@ impl Seed {
         if s.trim().eq_ignore_ascii_case("none") {
             return Ok(Seed(None));
         }
-        s.trim().parse::<u64>().map(|v| Seed(Some(v))).map_err(|_| {
-            MetricsError::InvalidOption(format!(
-                "seed must be a non-negative integer or 'none', got {s:?}"
-            ))
-        })
+        s.trim()
+            .parse::<u64>()
+            .map(|v| Seed(Some(v)))
+            .map_err(|_| MetricsError::InvalidOption {
+                option: "--seed",
+                reason: format!("expected a non-negative integer or 'none', got {s:?}"),
+            })
     }
 
     /// The seed as printed in signatures (`str(seed).lower()`).

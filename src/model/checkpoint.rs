@@ -14,11 +14,11 @@ use burn::tensor::{Tensor, TensorData};
 use safetensors::Dtype;
 use safetensors::tensor::{SafeTensors, TensorView};
 
-/// Errors of reading or writing checkpoints. Messages read after "failed to".
+/// Errors of reading or writing checkpoints. Messages follow the crate convention (ARCHITECTURE.md, "Errors").
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum CheckpointError {
     /// The file could not be read or written.
-    #[error("{action} checkpoint {path}")]
+    #[error("failed to {action} checkpoint `{path}`")]
     Io {
         /// `read` or `write`.
         action: &'static str,
@@ -29,7 +29,7 @@ pub enum CheckpointError {
         source: std::io::Error,
     },
     /// The file is not a valid checkpoint for this module.
-    #[error("load checkpoint {path}: {reason}")]
+    #[error("failed to load checkpoint `{path}`: {reason}")]
     Invalid {
         /// The file.
         path: PathBuf,
@@ -188,7 +188,7 @@ pub fn write_safetensors(
         })
         .collect::<Result<Vec<_>, _>>()?;
     let buf = safetensors::serialize(views, Some(metadata)).map_err(|e| invalid(e.to_string()))?;
-    crate::cache::atomic::write(path, &buf).map_err(|source| CheckpointError::Io {
+    crate::io::write_atomic(path, &buf).map_err(|source| CheckpointError::Io {
         action: "write",
         path: path.to_path_buf(),
         source,

@@ -4,8 +4,7 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
-use crate::cache::{InputOrigin, NodeRecord};
-use crate::plan::KeyMaterial;
+use crate::cache::{InputOrigin, KeyMaterial, NodeRecord};
 
 /// One difference.
 #[derive(Debug, Clone, PartialEq)]

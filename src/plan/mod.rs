@@ -1,11 +1,11 @@
-//! Node keys, the dry-run plan, and "why does this rerun?".
+//! The dry-run plan, and "why does this rerun?".
 
 pub mod explain;
-mod key;
 mod planner;
+mod why;
 
 pub use explain::{Change, Current, diff};
-pub use key::{ContentHash, ENGINE_FORMAT, KeyMaterial, NodeKey};
 pub use planner::{
     Action, InputState, Inputs, Known, Plan, PlannedNode, make, resolve_inputs, why_run,
 };
+pub use why::{Explanation, LastRun, explain, reachable};

@@ -6,8 +6,10 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use super::explain::{self, Current};
-use super::key::{ContentHash, ENGINE_FORMAT, KeyMaterial, NodeKey};
-use crate::cache::{self, Cache, CacheError, InputOrigin, NodeRecord};
+use crate::cache::{
+    self, Cache, CacheError, ContentHash, ENGINE_FORMAT, InputOrigin, KeyMaterial, NodeKey,
+    NodeRecord,
+};
 use crate::graph::{Graph, Source};
 
 /// What will happen to a node.

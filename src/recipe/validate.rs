@@ -331,12 +331,58 @@ pub fn resolve(
         );
     }
     for (k, v) in overriding {
-        table.insert(
-            Spanned::new(v.span(), Cow::Owned((*k).to_owned())),
-            (*v).clone(),
-        );
+        let path: Vec<&str> = k.split('.').collect();
+        set_path(&mut table, &path, v);
     }
     stage.resolve(Spanned::new(span, DeValue::Table(table)))
+}
+
+/// Sets `path` (a dotted parameter, `bleu.max_ngram_order`) to `value`, creating or
+/// replacing nested tables on the way; sibling keys of a nested table are kept.
+fn set_path(table: &mut DeTable<'static>, path: &[&str], value: &Value) {
+    let Some((first, rest)) = path.split_first() else {
+        return;
+    };
+    if rest.is_empty() {
+        table.remove(*first);
+        table.insert(
+            Spanned::new(value.span(), Cow::Owned((*first).to_owned())),
+            value.clone(),
+        );
+        return;
+    }
+    let slot = match table.get_mut(*first) {
+        Some(v) if matches!(v.get_ref(), DeValue::Table(_)) => v,
+        _ => {
+            table.remove(*first);
+            table.insert(
+                Spanned::new(value.span(), Cow::Owned((*first).to_owned())),
+                Spanned::new(value.span(), DeValue::Table(DeTable::new())),
+            );
+            table.get_mut(*first).expect("just inserted")
+        }
+    };
+    if let DeValue::Table(inner) = slot.get_mut() {
+        set_path(inner, rest, value);
+    }
+}
+
+/// The span of the value of a (possibly dotted) parameter among `entries`.
+fn param_span(entries: &[ParamEntry], field: &str) -> Option<Span> {
+    let mut parts = field.split('.');
+    let first = parts.next()?;
+    let entry = entries.iter().find(|e| e.key.get_ref() == first)?;
+    let mut value = &entry.value;
+    for part in parts {
+        match value.get_ref() {
+            DeValue::Table(t) => match t.get(part) {
+                Some(v) => value = v,
+                None => break,
+            },
+            _ => break,
+        }
+    }
+    Some(value.span())
 }
 
 /// Turns a parameter error into a located recipe error.
@@ -362,10 +408,7 @@ pub fn params_error(
             "here",
         ),
         ParamsError::Invalid(inv) => {
-            let span = entries
-                .iter()
-                .find(|e| e.key.get_ref() == &inv.field)
-                .map_or(table, |e| e.value.span());
+            let span = param_span(entries, &inv.field).unwrap_or(table);
             RecipeError::at(
                 span,
                 format!("parameter `{}` {}", inv.field, inv.message),
@@ -566,7 +609,8 @@ fn check_axes(raw: &RawFile, nodes: &[NodeSpec], errors: &mut Vec<RecipeError>) 
             continue;
         };
         let fields = node.stage.param_fields();
-        if !fields.contains(&param) {
+        let top = param.split('.').next().unwrap_or(param);
+        if !fields.contains(&top) {
             errors.push(
                 RecipeError::at(
                     a.path.span(),
@@ -577,7 +621,7 @@ fn check_axes(raw: &RawFile, nodes: &[NodeSpec], errors: &mut Vec<RecipeError>) 
                     "unknown parameter",
                 )
                 .help(
-                    did_you_mean(param, fields.iter().copied())
+                    did_you_mean(top, fields.iter().copied())
                         .unwrap_or_else(|| format!("parameters: {}", fields.join(", "))),
                 ),
             );

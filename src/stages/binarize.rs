@@ -1,45 +1,15 @@
 //! `binarize`: BPE-segmented text -> XLM token ids, memory-mapped by the training stages.
 
-use serde::{Deserialize, Serialize};
-
+use super::StageCtx;
 use super::error::StageError;
-use super::params::{InvalidParam, Validate};
 use super::signature::{Arity, Signature};
 use super::stage::Stage;
-use crate::exec::StageCtx;
 use crate::text::binarized::{self, BinarizeParams};
 use crate::text::bpe::Vocab;
 use crate::text::dictionary::Dictionary;
 
-/// Parameters of `binarize`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct BinarizeStageParams {
-    /// Longest kept sentence in subwords; longer and empty ones are dropped and counted.
-    /// Default: `100` (XLM `--max_len`).
-    pub max_len: usize,
-}
-
-impl Default for BinarizeStageParams {
-    fn default() -> Self {
-        Self {
-            max_len: BinarizeParams::default().max_len,
-        }
-    }
-}
-
-impl Validate for BinarizeStageParams {
-    fn validate(&self) -> Result<(), InvalidParam> {
-        BinarizeParams {
-            max_len: self.max_len,
-        }
-        .validate()
-        .map_err(|e| match e {
-            binarized::BinarizedError::InvalidParams(m) => InvalidParam::new("max_len", m),
-            other => InvalidParam::new("max_len", other.to_string()),
-        })
-    }
-}
+/// Parameters of `binarize`: the library's own ([`BinarizeParams`]).
+pub type BinarizeStageParams = BinarizeParams;
 
 /// The `binarize` stage.
 pub struct BinarizeStage;
@@ -59,8 +29,8 @@ impl Stage for BinarizeStage {
     }
 
     fn run(p: &BinarizeStageParams, ctx: &mut StageCtx<'_>) -> Result<(), StageError> {
-        let vocab = Vocab::read(ctx.input("vocab")?).map_err(StageError::library)?;
-        let dico = Dictionary::from_vocab(&vocab).map_err(StageError::library)?;
+        let vocab = Vocab::read(ctx.input("vocab")?)?;
+        let dico = Dictionary::from_vocab(&vocab)?;
         let input = ctx.input("text")?.to_path_buf();
         let out = ctx.output("data");
         let meta = {
@@ -71,8 +41,7 @@ impl Stage for BinarizeStage {
                 &BinarizeParams { max_len: p.max_len },
                 &out,
                 &progress,
-            )
-            .map_err(StageError::library)?
+            )?
         };
         let json = serde_json::to_value(&meta).unwrap_or_default();
         ctx.log(format!("{json}"));

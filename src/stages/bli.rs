@@ -1,12 +1,11 @@
 //! `bli`: bilingual lexicon induction P@1/5/10 (NN and CSLS) by the MUSE protocol.
 
-use super::error::{IoContext, StageError};
-use super::params::{InvalidParam, Validate};
+use super::StageCtx;
+use super::error::{StageError, write_json};
 use super::signature::{Arity, Signature};
 use super::stage::Stage;
-use crate::embed::bli::{self, BliError, BliParams};
+use crate::embed::bli::{self, BliParams};
 use crate::embed::vec_format::read_vec;
-use crate::exec::StageCtx;
 use crate::text::bpe::{BpeApplier, Codes};
 
 /// Word vectors for `words` from the subword `.vec` bound to `slot`.
@@ -16,7 +15,7 @@ fn subword_side(
     words: &[String],
     segment: &dyn Fn(&str) -> Vec<String>,
 ) -> Result<crate::embed::vec_format::Embeddings, StageError> {
-    let sub = read_vec(ctx.input(slot)?, None).map_err(StageError::library)?;
+    let sub = read_vec(ctx.input(slot)?, None)?;
     let index = sub.word_index();
     let (emb, missing) = bli::word_vectors_from_subwords(
         words,
@@ -40,15 +39,6 @@ fn dict_side(dict: &[(String, String)], side: usize) -> Vec<String> {
         .filter(|w| seen.insert(w.as_str()))
         .cloned()
         .collect()
-}
-
-impl Validate for BliParams {
-    fn validate(&self) -> Result<(), InvalidParam> {
-        BliParams::validate(self).map_err(|e| match e {
-            BliError::Params(m) => InvalidParam::new("csls_k", m),
-            other => InvalidParam::new("csls_k", other.to_string()),
-        })
-    }
 }
 
 /// The `bli` stage on two `.vec` files (e.g. a `vecmap` node's `src` and `trg`). Words are
@@ -81,10 +71,10 @@ impl Stage for BliStage {
 
     fn run(p: &BliParams, ctx: &mut StageCtx<'_>) -> Result<(), StageError> {
         let limit = (p.max_vocab > 0).then_some(p.max_vocab);
-        let dict = bli::read_dictionary(ctx.input("dictionary")?).map_err(StageError::library)?;
+        let dict = bli::read_dictionary(ctx.input("dictionary")?)?;
         let (src, trg) = match ctx.inputs("codes") {
             [codes] => {
-                let codes = Codes::read(codes).map_err(StageError::library)?;
+                let codes = Codes::read(codes)?;
                 let applier = BpeApplier::new(&codes, None);
                 let segment = |w: &str| -> Vec<String> {
                     let mut out = Vec::new();
@@ -101,14 +91,13 @@ impl Stage for BliStage {
                 (src, trg)
             }
             _ => (
-                read_vec(ctx.input("src")?, limit).map_err(StageError::library)?,
-                read_vec(ctx.input("trg")?, limit).map_err(StageError::library)?,
+                read_vec(ctx.input("src")?, limit)?,
+                read_vec(ctx.input("trg")?, limit)?,
             ),
         };
-        let report = bli::evaluate(&src, &trg, &dict, p).map_err(StageError::library)?;
+        let report = bli::evaluate(&src, &trg, &dict, p)?;
         let path = ctx.output("report");
-        let json = serde_json::to_vec_pretty(&report).map_err(StageError::library)?;
-        std::fs::write(&path, json).ctx("write", &path)?;
+        write_json(&path, &report)?;
         for (k, v) in report.metrics() {
             ctx.metric(&k, v);
         }

@@ -2,11 +2,11 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::StageCtx;
 use super::error::StageError;
 use super::params::{InvalidParam, Validate};
 use super::signature::{Arity, Signature};
 use super::stage::Stage;
-use crate::exec::StageCtx;
 use crate::text::bpe::{self, BpeApplier, Codes, Vocab};
 
 /// Parameters of `bpe_apply` (none yet: the codes and the optional vocabulary are inputs).
@@ -38,9 +38,9 @@ impl Stage for BpeApplyStage {
     }
 
     fn run(_: &BpeApplyParams, ctx: &mut StageCtx<'_>) -> Result<(), StageError> {
-        let codes = Codes::read(ctx.input("codes")?).map_err(StageError::library)?;
+        let codes = Codes::read(ctx.input("codes")?)?;
         let vocab = match ctx.inputs("vocab") {
-            [v] => Some(Vocab::read(v).map_err(StageError::library)?),
+            [v] => Some(Vocab::read(v)?),
             _ => None,
         };
         let applier = BpeApplier::new(&codes, vocab.as_ref());
@@ -48,8 +48,7 @@ impl Stage for BpeApplyStage {
         let out = ctx.output("text");
         let stats = {
             let progress = ctx.progress_fn();
-            bpe::apply_file(&applier, Some(&input), Some(&out), &progress)
-                .map_err(StageError::library)?
+            bpe::apply_file(&applier, Some(&input), Some(&out), &progress)?
         };
         ctx.log(format!("{stats:?}"));
         Ok(())

@@ -9,11 +9,11 @@ use std::process::{Command, Stdio};
 
 use serde::{Deserialize, Serialize};
 
+use super::StageCtx;
 use super::error::{IoContext, StageError};
 use super::params::{InvalidParam, Validate};
 use super::signature::{OutputKind, Signature};
 use super::stage::Stage;
-use crate::exec::StageCtx;
 
 /// Parameters of `command`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -104,9 +104,10 @@ impl Stage for CommandStage {
         for arg in &p.run {
             argv.extend(expand(arg, ctx)?);
         }
-        let (program, args) = argv
-            .split_first()
-            .ok_or_else(|| StageError::Command("empty command".into()))?;
+        let (program, args) = argv.split_first().ok_or_else(|| StageError::Command {
+            program: String::new(),
+            reason: "the command line is empty".into(),
+        })?;
         ctx.log(format!("$ {}", argv.join(" ")));
         let mut cmd = Command::new(program);
         cmd.args(args)
@@ -121,7 +122,10 @@ impl Stage for CommandStage {
             }
             None => cmd.output(),
         }
-        .map_err(|e| StageError::Command(format!("cannot start `{program}`: {e}")))?;
+        .map_err(|source| StageError::Spawn {
+            program: program.clone(),
+            source,
+        })?;
         let text = String::from_utf8_lossy(&output.stdout);
         if !text.is_empty() {
             ctx.log(text.trim_end());
@@ -132,15 +136,18 @@ impl Stage for CommandStage {
         }
         if !output.status.success() {
             let last = err.lines().last().unwrap_or("").trim();
-            return Err(StageError::Command(format!(
-                "`{program}` exited with {}{}",
-                output.status,
-                if last.is_empty() {
-                    String::new()
-                } else {
-                    format!(": {last}")
-                }
-            )));
+            return Err(StageError::Command {
+                program: program.clone(),
+                reason: format!(
+                    "exited with {}{}",
+                    output.status,
+                    if last.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {last}")
+                    }
+                ),
+            });
         }
         for out in &Self::signature(p).outputs {
             let path = ctx.output(&out.name);
@@ -149,10 +156,13 @@ impl Stage for CommandStage {
                 OutputKind::Dir => path.is_dir(),
             };
             if !ok {
-                return Err(StageError::Command(format!(
-                    "`{program}` succeeded but did not create declared output `{}`",
-                    out.name
-                )));
+                return Err(StageError::Command {
+                    program: program.clone(),
+                    reason: format!(
+                        "it succeeded but did not create declared output `{}`",
+                        out.name
+                    ),
+                });
             }
         }
         Ok(())
@@ -176,7 +186,10 @@ fn expand(arg: &str, ctx: &StageCtx<'_>) -> Result<Vec<String>, StageError> {
         out.push_str(&rest[..start]);
         let end = rest[start..]
             .find('}')
-            .ok_or_else(|| StageError::Command(format!("unclosed `{{` in argument `{arg}`")))?;
+            .ok_or_else(|| StageError::Placeholder {
+                arg: arg.to_owned(),
+                reason: "unclosed `{`".into(),
+            })?;
         let name = &rest[start + 1..start + end];
         let value = if let Some(slot) = name.strip_prefix("in.") {
             ctx.inputs(slot)
@@ -191,9 +204,12 @@ fn expand(arg: &str, ctx: &StageCtx<'_>) -> Result<Vec<String>, StageError> {
         } else if name == "threads" {
             ctx.threads().to_string()
         } else {
-            return Err(StageError::Command(format!(
-                "unknown placeholder `{{{name}}}` in argument `{arg}` (use in.SLOT, out.NAME, checkpoints, threads)"
-            )));
+            return Err(StageError::Placeholder {
+                arg: arg.to_owned(),
+                reason: format!(
+                    "unknown placeholder `{{{name}}}` (use in.SLOT, out.NAME, checkpoints, threads)"
+                ),
+            });
         };
         out.push_str(&value);
         rest = &rest[start + end + 1..];

@@ -13,12 +13,12 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+use super::StageCtx;
 use super::error::{IoContext, StageError};
 use super::params::{InvalidParam, Validate};
 use super::signature::{Arity, Signature};
 use super::stage::Stage;
 use super::text_io::{self, Line};
-use crate::exec::StageCtx;
 
 /// Parameters of `corpus`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -111,10 +111,11 @@ impl Stage for CorpusStage {
         })?;
         let held = p.valid + p.test;
         if held > kept {
-            return Err(StageError::BadInput(format!(
-                "`{}` has {kept} usable lines, fewer than valid + test = {held}",
-                input.display()
-            )));
+            return Err(StageError::TooFewLines {
+                path: input.to_path_buf(),
+                usable: kept,
+                held,
+            });
         }
         let split = held_out(kept, p.valid, p.test, p.seed);
         // Pass 2: route kept lines, in input order.

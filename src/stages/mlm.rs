@@ -1,19 +1,12 @@
 //! `mlm`: the (lexically aligned) cross-lingual masked LM, trained as XLM does.
 
+use super::StageCtx;
 use super::error::StageError;
-use super::params::{InvalidParam, Validate};
 use super::signature::{Arity, Signature};
 use super::stage::Stage;
 use crate::backend::DeviceSpec;
-use crate::exec::StageCtx;
 use crate::train::job::{self, Init, MlmInputs, MlmOutputs, MlmParams};
 use crate::train::mlm::{TrainEvent, status_line};
-
-impl Validate for MlmParams {
-    fn validate(&self) -> Result<(), InvalidParam> {
-        self.check().map_err(|(name, m)| InvalidParam::new(name, m))
-    }
-}
 
 /// The `mlm` stage.
 ///
@@ -72,33 +65,32 @@ impl Stage for MlmStage {
         let checkpoint_dir = ctx.checkpoint_dir().to_path_buf();
         // Burn's CPU backend parallelises with rayon; run it in a pool of the node's share of
         // the cores so `unmt run -j N` does not oversubscribe them.
+        let threads = ctx.threads();
         let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(ctx.threads())
+            .num_threads(threads)
             .build()
-            .map_err(StageError::library)?;
-        let summary = pool
-            .install(|| {
-                job::run(p, &inputs, &outputs, &checkpoint_dir, &mut |e| match e {
-                    TrainEvent::Log(line) => ctx.log(line),
-                    TrainEvent::Progress {
-                        done,
-                        total,
-                        loss,
-                        tokens_per_s,
-                    } => {
-                        ctx.progress(done, total);
-                        ctx.status(&status_line(loss, tokens_per_s));
-                    }
-                    TrainEvent::Epoch(_) => {}
-                })
+            .map_err(|source| StageError::ThreadPool { threads, source })?;
+        let summary = pool.install(|| {
+            job::run(p, &inputs, &outputs, &checkpoint_dir, &mut |e| match e {
+                TrainEvent::Log(line) => ctx.log(line),
+                TrainEvent::Progress {
+                    done,
+                    total,
+                    loss,
+                    tokens_per_s,
+                } => {
+                    ctx.progress(done, total);
+                    ctx.status(&status_line(loss, tokens_per_s));
+                }
+                TrainEvent::Epoch(_) => {}
             })
-            .map_err(StageError::library)?;
+        })?;
         let Some(best) = summary
             .history
             .get(summary.best_epoch.saturating_sub(1))
             .or(summary.history.last())
         else {
-            return Err(StageError::BadInput("training ran no epoch".into()));
+            return Err(StageError::NoEpoch);
         };
         for s in &best.valid {
             ctx.metric(&format!("valid_{}_mlm_ppl", s.lang), s.ppl);

@@ -12,30 +12,7 @@ use serde::{Deserialize, Serialize};
 use toml::Spanned;
 use toml::de::{DeValue, ValueDeserializer};
 
-/// A parameter that failed its stage's range checks.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InvalidParam {
-    /// The top-level parameter name (used to find its span in the recipe).
-    pub field: String,
-    /// Lowercase fragment, e.g. "must be at least 1, got 0".
-    pub message: String,
-}
-
-impl InvalidParam {
-    /// A new error for `field`.
-    pub fn new(field: &str, message: impl Into<String>) -> Self {
-        Self {
-            field: field.to_owned(),
-            message: message.into(),
-        }
-    }
-}
-
-/// Range checks a stage runs on its parameters after deserialization.
-pub trait Validate {
-    /// Checks values that types alone cannot (ranges, combinations).
-    fn validate(&self) -> Result<(), InvalidParam>;
-}
+pub use crate::validate::{InvalidParam, Validate};
 
 /// Why a `params` table was rejected.
 #[derive(Debug, Clone)]

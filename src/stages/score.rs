@@ -3,12 +3,12 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::error::{IoContext, StageError};
+use super::StageCtx;
+use super::error::{IoContext, StageError, write_json};
 use super::params::{InvalidParam, Validate};
 use super::signature::{Arity, Signature};
 use super::stage::Stage;
-use crate::exec::StageCtx;
-use crate::metrics::{self, BleuParams, ChrfParams, MetricName, MetricsError, ScoreOptions};
+use crate::metrics::{self, BleuParams, ChrfParams, MetricName, ScoreOptions};
 use crate::text::bpe::undo_bpe;
 use crate::text::moses::{MosesDetokenizer, MosesParams};
 
@@ -54,14 +54,11 @@ impl ScoreParams {
 
 impl Validate for ScoreParams {
     fn validate(&self) -> Result<(), InvalidParam> {
-        self.options().validate().map_err(|e| match e {
-            MetricsError::InvalidOption(m) => InvalidParam::new("metrics", m),
-            other => InvalidParam::new("metrics", other.to_string()),
-        })?;
+        self.options().validate()?;
         if let Some(lang) = &self.detokenize {
             MosesParams::for_language(lang)
                 .validate()
-                .map_err(|e| InvalidParam::new("detokenize", e.to_string()))?;
+                .map_err(|e| InvalidParam::new("detokenize", e.message))?;
         }
         Ok(())
     }
@@ -90,7 +87,10 @@ impl Stage for ScoreStage {
         let text = std::fs::read(&hyp_in).ctx("read", &hyp_in)?;
         let text = String::from_utf8(text).map_err(|e| {
             let line = text_line(e.as_bytes(), e.utf8_error().valid_up_to());
-            StageError::BadInput(format!("`{}` line {line}: invalid UTF-8", hyp_in.display()))
+            StageError::InvalidUtf8 {
+                path: hyp_in.clone(),
+                line,
+            }
         })?;
         let detok = p.detokenize.as_deref().map(MosesDetokenizer::new);
         let mut scored = String::with_capacity(text.len());
@@ -108,11 +108,9 @@ impl Stage for ScoreStage {
         }
         let hyp = ctx.output("hypothesis");
         std::fs::write(&hyp, &scored).ctx("write", &hyp)?;
-        let report =
-            metrics::score_files(&hyp, &refs, &p.options()).map_err(StageError::library)?;
+        let report = metrics::score_files(&hyp, &refs, &p.options())?;
         let out = ctx.output("report");
-        let json = serde_json::to_vec_pretty(&report).map_err(StageError::library)?;
-        std::fs::write(&out, json).ctx("write", &out)?;
+        write_json(&out, &report)?;
         for (name, value) in report.headline() {
             ctx.metric(&name, value);
         }

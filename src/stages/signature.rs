@@ -1,5 +1,7 @@
 //! What a stage consumes and produces, as the graph builder and executor see it.
 
+pub use crate::cache::{OutputDecl, OutputKind};
+
 /// How many references an input slot takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Arity {
@@ -18,25 +20,6 @@ pub struct InputSlot {
     pub name: String,
     /// How many references it takes.
     pub arity: Arity,
-}
-
-/// Whether an output is one file or a directory tree.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum OutputKind {
-    /// A single file.
-    File,
-    /// A directory (hashed over its sorted relative paths and file contents).
-    Dir,
-}
-
-/// A named output.
-#[derive(Debug, Clone)]
-pub struct OutputDecl {
-    /// Output name; children refer to it as `node.NAME`.
-    pub name: String,
-    /// File or directory.
-    pub kind: OutputKind,
 }
 
 /// A stage's inputs and outputs for given parameters.

@@ -1,21 +1,11 @@
 //! `skipgram`: fastText skip-gram subword embeddings of one corpus (or, given several, of
 //! their concatenation: the paper's "joint fastText" baseline).
 
+use super::StageCtx;
 use super::error::StageError;
-use super::params::{InvalidParam, Validate};
 use super::signature::{Arity, Signature};
 use super::stage::Stage;
-use crate::embed::skipgram::{self, SkipgramError, SkipgramParams};
-use crate::exec::StageCtx;
-
-impl Validate for SkipgramParams {
-    fn validate(&self) -> Result<(), InvalidParam> {
-        SkipgramParams::validate(self).map_err(|e| match e {
-            SkipgramError::InvalidParam { name, reason } => InvalidParam::new(name, reason),
-            other => InvalidParam::new("dim", other.to_string()),
-        })
-    }
-}
+use crate::embed::skipgram::{self, SkipgramParams};
 
 /// The `skipgram` stage. Outputs the fastText `.vec` text file and the same vectors as
 /// safetensors (tensor `vectors`, words in the metadata) for fast reloading.
@@ -42,14 +32,10 @@ impl Stage for SkipgramStage {
         let inputs = ctx.inputs("text").to_vec();
         let model = {
             let progress = ctx.progress_fn();
-            skipgram::train(&inputs, p, &progress).map_err(StageError::library)?
+            skipgram::train(&inputs, p, &progress)?
         };
-        model
-            .write_vec(&ctx.output("vec"))
-            .map_err(StageError::library)?;
-        model
-            .write_safetensors(&ctx.output("vectors"))
-            .map_err(StageError::library)?;
+        model.write_vec(&ctx.output("vec"))?;
+        model.write_safetensors(&ctx.output("vectors"))?;
         let stats = model.stats();
         ctx.log(format!("{stats:?}"));
         #[allow(clippy::cast_precision_loss)]

@@ -9,10 +9,10 @@ use serde::de::DeserializeOwned;
 use toml::Spanned;
 use toml::de::DeValue;
 
+use super::context::StageCtx;
 use super::error::StageError;
 use super::params::{self, ParamsError, Validate};
 use super::signature::Signature;
-use crate::exec::StageCtx;
 
 /// A stage kind: typed parameters, a declared code version, and a run over explicit inputs.
 ///

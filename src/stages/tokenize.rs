@@ -3,25 +3,12 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::StageCtx;
 use super::error::StageError;
 use super::params::{InvalidParam, Validate};
 use super::signature::{Arity, Signature};
 use super::stage::Stage;
-use crate::exec::StageCtx;
-use crate::text::moses::{self, MosesDetokenizer, MosesError, MosesParams, MosesPipeline};
-
-fn invalid(e: MosesError) -> InvalidParam {
-    match e {
-        MosesError::InvalidParam { field, reason } => InvalidParam::new(field, reason),
-        other => InvalidParam::new("lang", other.to_string()),
-    }
-}
-
-impl Validate for MosesParams {
-    fn validate(&self) -> Result<(), InvalidParam> {
-        MosesParams::validate(self).map_err(invalid)
-    }
-}
+use crate::text::moses::{self, MosesDetokenizer, MosesParams, MosesPipeline};
 
 /// The `tokenize` stage: replace unicode punctuation, normalize punctuation, remove
 /// non-printing characters, Moses tokenizer with `-no-escape` (XLM's `get-data-nmt.sh`).
@@ -39,12 +26,12 @@ impl Stage for TokenizeStage {
     }
 
     fn run(p: &MosesParams, ctx: &mut StageCtx<'_>) -> Result<(), StageError> {
-        let pipeline = MosesPipeline::from_params(p).map_err(StageError::library)?;
+        let pipeline = MosesPipeline::from_params(p)?;
         let input = ctx.input("text")?.to_path_buf();
         let out = ctx.output("text");
         let stats = {
             let progress = ctx.progress_fn();
-            moses::tokenize_file(&input, &out, &pipeline, &progress).map_err(StageError::library)?
+            moses::tokenize_file(&input, &out, &pipeline, &progress)?
         };
         #[allow(clippy::cast_precision_loss)]
         ctx.metric("lines", stats.lines as f64);
@@ -70,9 +57,7 @@ impl Default for DetokenizeParams {
 
 impl Validate for DetokenizeParams {
     fn validate(&self) -> Result<(), InvalidParam> {
-        MosesParams::for_language(&self.lang)
-            .validate()
-            .map_err(invalid)
+        MosesParams::for_language(&self.lang).validate()
     }
 }
 
@@ -96,7 +81,7 @@ impl Stage for DetokenizeStage {
         let out = ctx.output("text");
         let stats = {
             let progress = ctx.progress_fn();
-            moses::detokenize_file(&input, &out, &detok, &progress).map_err(StageError::library)?
+            moses::detokenize_file(&input, &out, &detok, &progress)?
         };
         #[allow(clippy::cast_precision_loss)]
         ctx.metric("lines", stats.lines as f64);

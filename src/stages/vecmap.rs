@@ -1,23 +1,13 @@
 //! `vecmap`: map two languages' embeddings into one space (VecMap `--identical`, or
 //! `--supervised` with a dictionary input).
 
-use super::error::{IoContext, StageError};
-use super::params::{InvalidParam, Validate};
+use super::StageCtx;
+use super::error::{StageError, write_json};
 use super::signature::{Arity, Signature};
 use super::stage::Stage;
 use crate::embed::bli::read_dictionary;
 use crate::embed::vec_format::{concat_first_wins, read_vec, write_vec};
-use crate::embed::vecmap::{self, Mode, VecmapError, VecmapParams};
-use crate::exec::StageCtx;
-
-impl Validate for VecmapParams {
-    fn validate(&self) -> Result<(), InvalidParam> {
-        VecmapParams::validate(self).map_err(|e| match e {
-            VecmapError::Params(m) => InvalidParam::new("mode", m),
-            other => InvalidParam::new("mode", other.to_string()),
-        })
-    }
-}
+use crate::embed::vecmap::{self, Mode, VecmapParams};
 
 /// The `vecmap` stage.
 ///
@@ -46,29 +36,29 @@ impl Stage for VecmapStage {
     }
 
     fn run(p: &VecmapParams, ctx: &mut StageCtx<'_>) -> Result<(), StageError> {
-        let src = read_vec(ctx.input("src")?, None).map_err(StageError::library)?;
-        let trg = read_vec(ctx.input("trg")?, None).map_err(StageError::library)?;
+        let src = read_vec(ctx.input("src")?, None)?;
+        let trg = read_vec(ctx.input("trg")?, None)?;
         let dict = match (p.mode, ctx.inputs("dictionary")) {
-            (Mode::Supervised, [d]) => Some(read_dictionary(d).map_err(StageError::library)?),
+            (Mode::Supervised, [d]) => Some(read_dictionary(d)?),
             (Mode::Supervised, _) => {
-                return Err(StageError::BadInput(
-                    "mode = \"supervised\" needs a `dictionary` input".to_owned(),
-                ));
+                return Err(StageError::MissingInput {
+                    slot: "dictionary",
+                    requirement: "mode = \"supervised\"",
+                });
             }
             (Mode::Identical, _) => None,
         };
         let result = {
             let progress = ctx.progress_fn();
-            vecmap::map(&src, &trg, p, dict.as_deref(), &progress).map_err(StageError::library)?
+            vecmap::map(&src, &trg, p, dict.as_deref(), &progress)?
         };
-        write_vec(&ctx.output("src"), &result.src).map_err(StageError::library)?;
-        write_vec(&ctx.output("trg"), &result.trg).map_err(StageError::library)?;
-        let joint = concat_first_wins(&result.src, &result.trg).map_err(StageError::library)?;
-        write_vec(&ctx.output("joint"), &joint).map_err(StageError::library)?;
+        write_vec(&ctx.output("src"), &result.src)?;
+        write_vec(&ctx.output("trg"), &result.trg)?;
+        let joint = concat_first_wins(&result.src, &result.trg)?;
+        write_vec(&ctx.output("joint"), &joint)?;
         let s = &result.summary;
         let path = ctx.output("summary");
-        let json = serde_json::to_vec_pretty(s).map_err(StageError::library)?;
-        std::fs::write(&path, json).ctx("write", &path)?;
+        write_json(&path, s)?;
         let sample = s.seed_preview(20);
         ctx.log(format!("seed: {} pairs, e.g. {}", s.seed_size, sample));
         #[allow(clippy::cast_precision_loss)]

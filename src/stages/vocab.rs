@@ -3,11 +3,11 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::StageCtx;
 use super::error::StageError;
 use super::params::{InvalidParam, Validate};
 use super::signature::{Arity, Signature};
 use super::stage::Stage;
-use crate::exec::StageCtx;
 use crate::text::bpe::{self, Vocab};
 use crate::text::dictionary;
 
@@ -48,11 +48,11 @@ impl Stage for VocabStage {
         let text = ctx.inputs("text").to_vec();
         let vocab = {
             let progress = ctx.progress_fn();
-            bpe::get_vocab(&text, &progress).map_err(StageError::library)?
+            bpe::get_vocab(&text, &progress)?
         };
         let (vocab, new) = match ctx.inputs("extend") {
             [hmr] => {
-                let hmr = Vocab::read(hmr).map_err(StageError::library)?;
+                let hmr = Vocab::read(hmr)?;
                 dictionary::extend(&hmr, &vocab)
             }
             _ => {
@@ -60,9 +60,7 @@ impl Stage for VocabStage {
                 (vocab, n)
             }
         };
-        vocab
-            .write(&ctx.output("vocab"))
-            .map_err(StageError::library)?;
+        vocab.write(&ctx.output("vocab"))?;
         let path = ctx.output("new_entries");
         std::fs::write(&path, format!("{new}\n")).map_err(|e| StageError::io("write", &path, e))?;
         #[allow(clippy::cast_precision_loss)]

@@ -38,6 +38,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::text::dictionary::{Dictionary, EOS_INDEX, N_RESERVED, UNK_INDEX, py_split};
+use crate::validate::{InvalidParam, Validate};
 
 /// File magic.
 pub const MAGIC: [u8; 8] = *b"UNMTBIN\0";
@@ -46,11 +47,11 @@ pub const FORMAT_VERSION: u32 = 1;
 /// Header length in bytes.
 pub const HEADER_LEN: u64 = 64;
 
-/// Errors of writing or reading binarized datasets. Messages read after "failed to".
+/// Errors of writing or reading binarized datasets. Messages follow the crate convention (ARCHITECTURE.md, "Errors").
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum BinarizedError {
     /// A file could not be read.
-    #[error("read {path}")]
+    #[error("failed to read `{path}`")]
     Read {
         /// The file.
         path: PathBuf,
@@ -59,7 +60,7 @@ pub enum BinarizedError {
         source: std::io::Error,
     },
     /// A file could not be written.
-    #[error("write {path}")]
+    #[error("failed to write `{path}`")]
     Write {
         /// The file.
         path: PathBuf,
@@ -68,7 +69,7 @@ pub enum BinarizedError {
         source: std::io::Error,
     },
     /// An input line is not valid UTF-8.
-    #[error("decode {path} line {line}: invalid UTF-8")]
+    #[error("failed to decode `{path}` line {line}: invalid UTF-8")]
     InvalidUtf8 {
         /// The file.
         path: PathBuf,
@@ -76,7 +77,7 @@ pub enum BinarizedError {
         line: usize,
     },
     /// The file is not a valid binarized dataset.
-    #[error("read binarized dataset {path}: {message}")]
+    #[error("failed to read binarized dataset `{path}`: {message}")]
     BadFormat {
         /// The file.
         path: PathBuf,
@@ -85,7 +86,7 @@ pub enum BinarizedError {
     },
     /// The dataset was built with another dictionary.
     #[error(
-        "match the dictionary of {path}: dataset has size {data_size} / fingerprint {data_fp}, dictionary has {dict_size} / {dict_fp}"
+        "failed to match the dictionary of `{path}`: dataset has size {data_size} / fingerprint {data_fp}, dictionary has {dict_size} / {dict_fp}"
     )]
     DictionaryMismatch {
         /// The dataset file.
@@ -100,16 +101,16 @@ pub enum BinarizedError {
         dict_fp: String,
     },
     /// A parameter is out of range.
-    #[error("validate binarization parameters: {0}")]
-    InvalidParams(String),
+    #[error(transparent)]
+    InvalidParam(#[from] InvalidParam),
 }
 
 /// Parameters of binarization.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct BinarizeParams {
-    /// Longest kept sentence in tokens, `</s>` excluded; longer ones are dropped. Default 100
-    /// (XLM/RE-LM `--max_len`).
+    /// Longest kept sentence in subwords, `</s>` excluded; longer and empty ones are dropped
+    /// and counted. Default 100 (XLM/RE-LM `--max_len`).
     pub max_len: usize,
 }
 
@@ -119,14 +120,14 @@ impl Default for BinarizeParams {
     }
 }
 
-impl BinarizeParams {
+impl Validate for BinarizeParams {
     /// Checks that `max_len` is in `1..=1_000_000`.
-    pub fn validate(&self) -> Result<(), BinarizedError> {
+    fn validate(&self) -> Result<(), InvalidParam> {
         if self.max_len == 0 || self.max_len > 1_000_000 {
-            return Err(BinarizedError::InvalidParams(format!(
-                "max_len must be in 1..=1000000, got {}",
-                self.max_len
-            )));
+            return Err(InvalidParam::new(
+                "max_len",
+                format!("must be in 1..=1000000, got {}", self.max_len),
+            ));
         }
         Ok(())
     }

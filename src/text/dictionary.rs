@@ -28,11 +28,11 @@ pub const SPECIAL_WORDS: u32 = 10;
 /// Number of reserved ids before the first vocabulary entry.
 pub const N_RESERVED: u32 = 4 + SPECIAL_WORDS;
 
-/// Errors of reading a dictionary. Messages read after "failed to".
+/// Errors of reading a dictionary. Messages follow the crate convention (ARCHITECTURE.md, "Errors").
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum DictionaryError {
     /// The file could not be read.
-    #[error("read dictionary {path}")]
+    #[error("failed to read dictionary `{path}`")]
     Read {
         /// The file.
         path: PathBuf,
@@ -41,7 +41,7 @@ pub enum DictionaryError {
         source: std::io::Error,
     },
     /// A line is not valid UTF-8.
-    #[error("decode dictionary {path} line {line}: invalid UTF-8")]
+    #[error("failed to decode dictionary `{path}` line {line}: invalid UTF-8")]
     InvalidUtf8 {
         /// The file.
         path: PathBuf,
@@ -49,7 +49,9 @@ pub enum DictionaryError {
         line: usize,
     },
     /// The count field is not an integer (XLM asserts `isdigit()`).
-    #[error("parse dictionary {path} line {line}: count `{count}` is not a non-negative integer")]
+    #[error(
+        "failed to parse dictionary `{path}` line {line}: count `{count}` is not a non-negative integer"
+    )]
     BadCount {
         /// The file.
         path: PathBuf,
@@ -60,7 +62,7 @@ pub enum DictionaryError {
     },
     /// The file is not sorted by non-increasing count (XLM `check_valid`).
     #[error(
-        "read dictionary {path} line {line}: count {count} is larger than the previous entry's {previous} (the file must be sorted by non-increasing count)"
+        "failed to read dictionary `{path}` line {line}: count {count} is larger than the previous entry's {previous} (the file must be sorted by non-increasing count)"
     )]
     Unsorted {
         /// The file.
@@ -312,7 +314,7 @@ mod tests {
     fn unsorted_and_bad_count_errors() {
         match Dictionary::parse(b"a 5\nb 3\nc 4\n", Path::new("dict.txt")) {
             Err(e @ DictionaryError::Unsorted { line: 3, .. }) => {
-                assert!(e.to_string().contains("dict.txt line 3"), "{e}");
+                assert!(e.to_string().contains("`dict.txt` line 3"), "{e}");
             }
             other => panic!("{other:?}"),
         }

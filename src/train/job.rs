@@ -17,11 +17,12 @@ use super::mlm::{self, EpochReport, Language, MlmError, MlmSettings, ModelInit, 
 use super::optim::AdamConfig;
 use super::stream::Stream;
 use crate::backend::DeviceSpec;
-use crate::embed::vec_format::{Embeddings, read_vec, write_vec};
+use crate::embed::vec_format::{Embeddings, VecFormatError, read_vec, write_vec};
 use crate::model::TransformerConfig;
-use crate::text::binarized::BinarizedDataset;
-use crate::text::bpe::Vocab;
-use crate::text::dictionary::{Dictionary, PAD_INDEX};
+use crate::text::binarized::{BinarizedDataset, BinarizedError};
+use crate::text::bpe::{BpeError, Vocab};
+use crate::text::dictionary::{Dictionary, DictionaryError, PAD_INDEX};
+use crate::validate::{InvalidParam, Validate};
 
 /// How the token embeddings start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -119,9 +120,9 @@ impl Default for MlmParams {
     }
 }
 
-impl MlmParams {
-    /// Range checks: `(parameter, message)` of the first violation.
-    pub fn check(&self) -> Result<(), (&'static str, String)> {
+impl Validate for MlmParams {
+    /// Range checks; the first violation.
+    fn validate(&self) -> Result<(), InvalidParam> {
         let positive = [
             ("dim", self.dim),
             ("n_layers", self.n_layers),
@@ -132,44 +133,50 @@ impl MlmParams {
         ];
         for (name, v) in positive {
             if v == 0 {
-                return Err((name, "must be at least 1".into()));
+                return Err(InvalidParam::new(name, "must be at least 1"));
             }
         }
         if self.langs.is_empty() {
-            return Err(("langs", "must name at least one language".into()));
+            return Err(InvalidParam::new(
+                "langs",
+                "must name at least one language",
+            ));
         }
         if !self.dim.is_multiple_of(self.n_heads) {
-            return Err((
+            return Err(InvalidParam::new(
                 "n_heads",
                 format!("must divide dim ({}), got {}", self.dim, self.n_heads),
             ));
         }
         if !(3..=512).contains(&self.bptt) {
-            return Err((
+            return Err(InvalidParam::new(
                 "bptt",
                 format!("must be in 3..=512 (learned positions), got {}", self.bptt),
             ));
         }
         if self.epoch_size == 0 {
-            return Err(("epoch_size", "must be at least 1".into()));
+            return Err(InvalidParam::new("epoch_size", "must be at least 1"));
         }
         for (name, p) in [
             ("dropout", self.dropout),
             ("attention_dropout", self.attention_dropout),
         ] {
             if !(0.0..1.0).contains(&p) {
-                return Err((name, format!("must be in [0, 1), got {p}")));
+                return Err(InvalidParam::new(
+                    name,
+                    format!("must be in [0, 1), got {p}"),
+                ));
             }
         }
         if !(self.word_pred > 0.0 && self.word_pred <= 1.0) {
-            return Err((
+            return Err(InvalidParam::new(
                 "word_pred",
                 format!("must be in (0, 1], got {}", self.word_pred),
             ));
         }
         let s: f64 = self.word_mask_keep_rand.iter().sum();
         if self.word_mask_keep_rand.iter().any(|&p| p < 0.0) || (s - 1.0).abs() > 1e-6 {
-            return Err((
+            return Err(InvalidParam::new(
                 "word_mask_keep_rand",
                 format!(
                     "must be 3 probabilities summing to 1, got {:?}",
@@ -178,16 +185,19 @@ impl MlmParams {
             ));
         }
         if self.sample_alpha < 0.0 {
-            return Err(("sample_alpha", "must be non-negative".into()));
+            return Err(InvalidParam::new("sample_alpha", "must be non-negative"));
         }
         if !(self.lr > 0.0 && self.lr.is_finite()) {
-            return Err(("lr", format!("must be positive, got {}", self.lr)));
+            return Err(InvalidParam::new(
+                "lr",
+                format!("must be positive, got {}", self.lr),
+            ));
         }
         if self.clip_grad_norm < 0.0 {
-            return Err(("clip_grad_norm", "must be non-negative".into()));
+            return Err(InvalidParam::new("clip_grad_norm", "must be non-negative"));
         }
         if !self.device.available() {
-            return Err((
+            return Err(InvalidParam::new(
                 "device",
                 format!("`{}` needs a build with `--features cuda`", self.device),
             ));
@@ -244,22 +254,98 @@ pub struct MlmSummary {
 pub enum JobError {
     /// Training failed.
     #[error(transparent)]
+    #[diagnostic(transparent)]
     Train(#[from] MlmError),
-    /// An input is unusable.
-    #[error("{0}")]
-    Input(String),
-    /// Writing an output failed.
-    #[error("write {path}: {reason}")]
+    /// A parameter is out of range.
+    #[error(transparent)]
+    Params(#[from] InvalidParam),
+    /// A binarized data file is unusable or does not match the vocabulary.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Data(#[from] BinarizedError),
+    /// The vocabulary could not be read.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Vocab(#[from] BpeError),
+    /// The vocabulary is not a valid XLM dictionary.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Dictionary(#[from] DictionaryError),
+    /// The aligned vectors could not be read, or embeddings not written.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Vectors(#[from] VecFormatError),
+    /// `langs` and the train/valid inputs disagree in number.
+    #[error(
+        "failed to pair languages with inputs: `langs` names {langs} languages but there are {train} train and {valid} valid inputs (one each per language, in order)"
+    )]
+    LanguageCount {
+        /// Entries of `langs`.
+        langs: usize,
+        /// Train inputs.
+        train: usize,
+        /// Valid inputs.
+        valid: usize,
+    },
+    /// A data file holds no token.
+    #[error("failed to batch `{path}`: the file holds no token")]
+    EmptyData {
+        /// The binarized file.
+        path: PathBuf,
+    },
+    /// `init = "aligned"` without vectors.
+    #[error(
+        "failed to initialise the embeddings: init = \"aligned\" needs a `vectors` input (.vec)"
+    )]
+    MissingVectors,
+    /// The vectors do not fit the model.
+    #[error("failed to initialise the embeddings from `{path}`: {reason}")]
+    AlignedInit {
+        /// The `.vec` file.
+        path: PathBuf,
+        /// What does not fit.
+        reason: String,
+    },
+    /// The model configuration is inconsistent.
+    #[error("failed to build the model: {reason}")]
+    Model {
+        /// The broken invariant.
+        reason: String,
+    },
+    /// `device = "cuda:N"` in a build without CUDA.
+    #[error(
+        "failed to use device `{device}`: this build has no CUDA backend (rebuild with `--features cuda`)"
+    )]
+    NoCuda {
+        /// The requested device.
+        device: DeviceSpec,
+    },
+    /// A model file lacks a tensor.
+    #[error("failed to export embeddings from `{path}`: no tensor `{tensor}`")]
+    MissingTensor {
+        /// The model file.
+        path: PathBuf,
+        /// The tensor name.
+        tensor: &'static str,
+    },
+    /// An input could not be read.
+    #[error("failed to read `{path}`")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Copying or writing an output failed.
+    #[error("failed to write `{path}`")]
     Output {
         /// The file.
         path: PathBuf,
         /// Why.
-        reason: String,
+        #[source]
+        source: std::io::Error,
     },
-}
-
-fn input_err(e: impl std::fmt::Display) -> JobError {
-    JobError::Input(e.to_string())
 }
 
 fn stream_of(
@@ -268,13 +354,14 @@ fn stream_of(
     streams: usize,
     bptt: usize,
 ) -> Result<Stream, JobError> {
-    let data = BinarizedDataset::open(path).map_err(input_err)?;
-    data.check_dictionary(dico).map_err(input_err)?;
+    let data = BinarizedDataset::open(path)?;
+    data.check_dictionary(dico)?;
     let tokens: Vec<u32> = (0..data.n_array_tokens())
         .filter_map(|j| data.token(j))
         .collect();
-    Stream::new(&tokens, streams, bptt)
-        .ok_or_else(|| JobError::Input(format!("{} has no tokens", path.display())))
+    Stream::new(&tokens, streams, bptt).ok_or_else(|| JobError::EmptyData {
+        path: path.to_path_buf(),
+    })
 }
 
 /// Runs (or resumes, from `checkpoint_dir`) a job and writes its outputs.
@@ -285,18 +372,17 @@ pub fn run(
     checkpoint_dir: &Path,
     on_event: &mut dyn FnMut(TrainEvent<'_>),
 ) -> Result<MlmSummary, JobError> {
-    p.check()
-        .map_err(|(name, m)| JobError::Input(format!("parameter `{name}` {m}")))?;
+    p.validate()?;
     let n = p.langs.len();
     if inputs.train.len() != n || inputs.valid.len() != n {
-        return Err(JobError::Input(format!(
-            "`langs` names {n} languages but there are {} train and {} valid inputs (one each per language, in order)",
-            inputs.train.len(),
-            inputs.valid.len()
-        )));
+        return Err(JobError::LanguageCount {
+            langs: n,
+            train: inputs.train.len(),
+            valid: inputs.valid.len(),
+        });
     }
-    let vocab = Vocab::read(&inputs.vocab).map_err(input_err)?;
-    let dico = Dictionary::from_vocab(&vocab).map_err(input_err)?;
+    let vocab = Vocab::read(&inputs.vocab)?;
+    let dico = Dictionary::from_vocab(&vocab)?;
     let mut langs = Vec::with_capacity(n);
     for (i, name) in p.langs.iter().enumerate() {
         langs.push(Language {
@@ -309,19 +395,22 @@ pub fn run(
     config.dropout = p.dropout;
     config.attention_dropout = p.attention_dropout;
     config.gelu_activation = p.gelu_activation;
-    config.validate().map_err(JobError::Input)?;
+    config
+        .validate()
+        .map_err(|reason| JobError::Model { reason })?;
 
     let aligned: Option<AlignedRows> = match (p.init, &inputs.vectors) {
         (Init::Random, _) => None,
         (Init::Aligned, None) => {
-            return Err(JobError::Input(
-                "init = \"aligned\" needs a `vectors` input (.vec)".into(),
-            ));
+            return Err(JobError::MissingVectors);
         }
         (Init::Aligned, Some(path)) => {
-            let vectors = read_vec(path, None).map_err(input_err)?;
-            let rows = aligned_rows(&dico, &vectors, p.dim)
-                .map_err(|m| JobError::Input(format!("{}: {m}", path.display())))?;
+            let vectors = read_vec(path, None)?;
+            let rows =
+                aligned_rows(&dico, &vectors, p.dim).map_err(|reason| JobError::AlignedInit {
+                    path: path.clone(),
+                    reason,
+                })?;
             on_event(TrainEvent::Log(format!(
                 "aligned init: {} of {} dictionary entries ({:.1}%) found in {}",
                 rows.rows.len(),
@@ -385,8 +474,10 @@ pub fn run(
             .chain([&inputs.vocab])
             .chain(&inputs.vectors)
         {
-            h.update_mmap(f)
-                .map_err(|e| JobError::Input(format!("read {}: {e}", f.display())))?;
+            h.update_mmap(f).map_err(|source| JobError::Read {
+                path: f.clone(),
+                source,
+            })?;
         }
         h.finalize().to_hex().to_string()
     };
@@ -413,24 +504,21 @@ pub fn run(
             on_event,
         )?,
         #[cfg(not(feature = "cuda"))]
-        DeviceSpec::Cuda(_) => {
-            return Err(JobError::Input(
-                "this build has no CUDA backend (rebuild with `--features cuda`)".into(),
-            ));
-        }
+        device @ DeviceSpec::Cuda(_) => return Err(JobError::NoCuda { device }),
     };
 
-    let out_err = |path: &Path, e: &dyn std::fmt::Display| JobError::Output {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
+    let out_err = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| JobError::Output { path, source }
     };
-    std::fs::copy(&outcome.best, &outputs.best).map_err(|e| out_err(&outputs.best, &e))?;
-    std::fs::copy(&outcome.last, &outputs.last).map_err(|e| out_err(&outputs.last, &e))?;
-    let json = serde_json::to_vec_pretty(&config).map_err(|e| out_err(&outputs.config, &e))?;
-    std::fs::write(&outputs.config, json).map_err(|e| out_err(&outputs.config, &e))?;
-    let json =
-        serde_json::to_vec_pretty(&outcome.history).map_err(|e| out_err(&outputs.history, &e))?;
-    std::fs::write(&outputs.history, json).map_err(|e| out_err(&outputs.history, &e))?;
+    std::fs::copy(&outcome.best, &outputs.best).map_err(out_err(&outputs.best))?;
+    std::fs::copy(&outcome.last, &outputs.last).map_err(out_err(&outputs.last))?;
+    let json = serde_json::to_vec_pretty(&config).map_err(std::io::Error::other);
+    json.and_then(|j| std::fs::write(&outputs.config, j))
+        .map_err(out_err(&outputs.config))?;
+    let json = serde_json::to_vec_pretty(&outcome.history).map_err(std::io::Error::other);
+    json.and_then(|j| std::fs::write(&outputs.history, j))
+        .map_err(out_err(&outputs.history))?;
     export_embeddings(&outcome.best, &dico, &outputs.embeddings)?;
     Ok(MlmSummary {
         history: outcome.history,
@@ -446,15 +534,15 @@ pub fn export_embeddings(model: &Path, dico: &Dictionary, out: &Path) -> Result<
     let (_, tensors) = mlm::read_config(model)?;
     let emb = tensors
         .get("embeddings.weight")
-        .ok_or_else(|| JobError::Input(format!("{}: no `embeddings.weight`", model.display())))?;
+        .ok_or_else(|| JobError::MissingTensor {
+            path: model.to_path_buf(),
+            tensor: "embeddings.weight",
+        })?;
     let dim = emb.shape[1];
     #[allow(clippy::cast_possible_truncation)]
     let words: Vec<String> = (0..emb.shape[0])
         .map(|id| dico.word(id as u32).unwrap_or("<unk>").to_owned())
         .collect();
-    let e = Embeddings::new(words, dim, emb.values.clone()).map_err(input_err)?;
-    write_vec(out, &e).map_err(|err| JobError::Output {
-        path: out.to_path_buf(),
-        reason: err.to_string(),
-    })
+    let e = Embeddings::new(words, dim, emb.values.clone())?;
+    Ok(write_vec(out, &e)?)
 }

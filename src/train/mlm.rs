@@ -44,25 +44,25 @@ const STATE_FORMAT: u32 = 1;
 /// must not interleave with another training in the same process.
 static BACKEND_RNG: Mutex<()> = Mutex::new(());
 
-/// Errors of MLM training. Messages read after "failed to".
+/// Errors of MLM training. Messages follow the crate convention (ARCHITECTURE.md, "Errors").
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum MlmError {
     /// A checkpoint could not be read or written.
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
     /// The checkpoint directory holds state that does not belong to this run.
-    #[error("resume from {path}: {reason}")]
+    #[error("failed to resume from `{path}`: {reason}")]
     Resume {
         /// `state.json`.
         path: PathBuf,
         /// What does not match.
         reason: String,
     },
-    /// Bad settings or data.
-    #[error("train the masked LM: {0}")]
-    Invalid(String),
+    /// No language to train on.
+    #[error("failed to train the masked LM: no languages given")]
+    NoLanguages,
     /// The loss is not finite.
-    #[error("train the masked LM: the loss became {loss} at update {step} (lower `lr`?)")]
+    #[error("failed to train the masked LM: the loss became {loss} at update {step} (lower `lr`?)")]
     Diverged {
         /// The loss value.
         loss: f32,
@@ -269,7 +269,7 @@ pub fn train<B: AutodiffBackend>(
     on_event: &mut dyn FnMut(TrainEvent<'_>),
 ) -> Result<Outcome, MlmError> {
     if langs.is_empty() {
-        return Err(MlmError::Invalid("no languages".into()));
+        return Err(MlmError::NoLanguages);
     }
     let config = &init.config;
     let n_langs = langs.len();
@@ -601,12 +601,13 @@ fn save_state<B: AutodiffBackend>(
         HashMap::from([("step".to_owned(), step.to_string())]),
     )?;
     let path = state_path(dir);
-    let json = serde_json::to_vec_pretty(state).map_err(|e| MlmError::Invalid(e.to_string()))?;
-    crate::cache::atomic::write(&path, &json).map_err(|source| CheckpointError::Io {
-        action: "write",
-        path: path.clone(),
-        source,
-    })?;
+    let json = serde_json::to_vec_pretty(state).map_err(std::io::Error::other);
+    json.and_then(|j| crate::io::write_atomic(&path, &j))
+        .map_err(|source| CheckpointError::Io {
+            action: "write",
+            path: path.clone(),
+            source,
+        })?;
     if e > 0 {
         let _ = std::fs::remove_file(model_path(dir, e - 1));
         let _ = std::fs::remove_file(optim_path(dir, e - 1));

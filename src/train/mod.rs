@@ -1,7 +1,6 @@
 //! Training loops on Burn: the masked LM (XLM's MLM objective with stream batching), its
 //! optimizer, and embedding initialisation from aligned vectors.
 
-pub mod cli;
 pub mod init;
 pub mod job;
 pub mod masking;

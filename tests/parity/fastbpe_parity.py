@@ -21,7 +21,7 @@ mk-en SETIMES valid sets:
    are segmented with both codes files and the % of identical lines is reported.
 
 Env: UNMT (binary with `bpe` subcommands, default target/release/unmt), SHARED (default
-/work/shared), PARITY_MERGES (default 10000), MIN_LEARN_MATCH (default 0.98: fraction of
+../shared beside the repository), PARITY_MERGES (default 10000), MIN_LEARN_MATCH (default 0.98: fraction of
 merges above the last count that must match within their count group), MIN_VALID_IDENTICAL
 (default 0.98), REPLAY_FASTBPE (default 2000: fastBPE merges replayed to check the
 checker). Exits 1 when a check fails.
@@ -39,7 +39,9 @@ import tempfile
 import time
 
 UNMT = os.environ.get("UNMT", "target/release/unmt")
-SHARED = os.environ.get("SHARED", "/work/shared")
+SHARED = os.environ.get(
+    "SHARED", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "shared")
+)
 MERGES = int(os.environ.get("PARITY_MERGES", "10000"))
 MIN_LEARN_MATCH = float(os.environ.get("MIN_LEARN_MATCH", "0.98"))
 MIN_VALID_IDENTICAL = float(os.environ.get("MIN_VALID_IDENTICAL", "0.98"))

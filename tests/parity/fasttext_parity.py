@@ -1,7 +1,7 @@
 """Parity of `unmt skipgram` with fastText 0.9.2 (fasttext-wheel) skip-gram.
 
 Env: UNMT (binary exposing `unmt skipgram`, default target/release/unmt),
-     SHARED (shared data dir, default /work/shared).
+     SHARED (shared data dir, default ../shared beside the repository).
 Corpus: first 20,000 lines of SHARED/data/mono/en.bible-kjv.txt.
 Checks (identical hyperparameters: fastText skip-gram defaults, dim 100, epoch 5, thread 2):
  (a) vocabulary: identical words and counts in identical order (we port libstdc++'s
@@ -27,7 +27,9 @@ from fasttext import FastText as FT
 import numpy as np
 
 UNMT = os.environ.get("UNMT", "target/release/unmt")
-SHARED = os.environ.get("SHARED", "/work/shared")
+SHARED = os.environ.get(
+    "SHARED", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "shared")
+)
 LINES, TOP, K, TOLERANCE = 20_000, 500, 10, 0.05
 HP = dict(dim=100, epoch=5, thread=2)
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Parity of `unmt score` with sacrebleu 2.x (the reference implementation).
 
-Env: UNMT (path to the unmt binary, default target/release/unmt), SHARED (default /work/shared).
+Env: UNMT (path to the unmt binary, default target/release/unmt), SHARED (default ../shared beside the repository).
 Compares, on the SETIMES valid sets against deterministic perturbed copies of themselves,
 for every tokenizer x smoothing x 1/2 references x lowercase on/off: corpus BLEU, the
 precisions, BP, lengths, chrF / chrF++ and signatures, both as printed (sacrebleu's
@@ -22,7 +22,9 @@ import sacrebleu
 from sacrebleu.metrics import BLEU, CHRF
 
 UNMT = os.environ.get("UNMT", "target/release/unmt")
-SHARED = os.environ.get("SHARED", "/work/shared")
+SHARED = os.environ.get(
+    "SHARED", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "shared")
+)
 DATASETS = ["mk-en/valid.en", "mk-en/valid.mk", "sq-en/valid.en", "sq-en/valid.sq"]
 TOKENIZERS = ["13a", "intl", "char", "none"]
 SMOOTHS = ["exp", "floor", "add-k", "none"]

@@ -16,7 +16,7 @@ lines of mono/en.bible-kjv.txt, plus a deterministic synthetic set of punctuatio
 lines per language (to exercise the rare rules real text seldom hits).
 Target: >= 99.9% identical lines per file and direction; exit 1 below that.
 
-Env: UNMT (default target/release/unmt), SHARED (default /work/shared).
+Env: UNMT (default target/release/unmt), SHARED (default ../shared beside the repository).
 """
 
 import os
@@ -31,7 +31,9 @@ TARGET = 99.9
 SHOW_DIFFS = 3
 
 UNMT = os.environ.get("UNMT", "target/release/unmt")
-SHARED = os.environ.get("SHARED", "/work/shared")
+SHARED = os.environ.get(
+    "SHARED", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "shared")
+)
 
 FILES = [
     ("mk-en/valid.en", "en", None),

@@ -10,7 +10,7 @@ Tokenisation: lowercase (Python str.lower) and split into runs of word character
 punctuation characters (regex `\\w+|[^\\w\\s]`), i.e. a light Moses-like split, so that
 `earth.` becomes `earth .` and the MUSE dictionary words can be found.
 
-Env: UNMT (binary with `vecmap` and `bli` subcommands), SHARED (default /work/shared),
+Env: UNMT (binary with `vecmap` and `bli` subcommands), SHARED (default ../shared beside the repository),
 WORK (output dir, default a temp dir), FT_DIM (default 300), FT_EPOCH (5), FT_THREADS (2).
 Runtime on 2 cores: several minutes (fastText dominates), so it is not meant for CI.
 """
@@ -23,7 +23,9 @@ import time
 
 import fasttext
 
-SHARED = os.environ.get("SHARED", "/work/shared")
+SHARED = os.environ.get(
+    "SHARED", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "shared")
+)
 UNMT = os.environ.get("UNMT", "target/release/unmt")
 WORK = os.environ.get("WORK") or tempfile.mkdtemp(prefix="vecmap_bible_")
 DIM = int(os.environ.get("FT_DIM", "300"))

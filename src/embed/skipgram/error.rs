@@ -4,24 +4,19 @@ use std::path::PathBuf;
 
 /// Why training, export or reload of skip-gram vectors failed.
 ///
-/// Messages are lowercase and read after "failed to".
+/// Messages follow the crate convention (ARCHITECTURE.md, "Errors").
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum SkipgramError {
     /// A hyperparameter is out of range.
-    #[error("validate skip-gram parameter `{name}`: {reason}")]
+    #[error(transparent)]
     #[diagnostic(code(unmt::skipgram::invalid_param))]
-    InvalidParam {
-        /// Parameter name as in [`crate::embed::skipgram::SkipgramParams`].
-        name: &'static str,
-        /// What is wrong with the value.
-        reason: String,
-    },
+    InvalidParam(#[from] crate::validate::InvalidParam),
     /// No input file was given.
-    #[error("train skip-gram: no input file given")]
+    #[error("failed to train skip-gram: no input file given")]
     #[diagnostic(code(unmt::skipgram::no_input))]
     NoInput,
     /// Reading an input or model file failed.
-    #[error("read {path}: {source}")]
+    #[error("failed to read `{path}`")]
     #[diagnostic(code(unmt::skipgram::read))]
     Read {
         /// File that could not be read.
@@ -31,7 +26,7 @@ pub enum SkipgramError {
         source: std::io::Error,
     },
     /// A line of an input file is not valid UTF-8.
-    #[error("read {path}:{line}: the line is not valid UTF-8")]
+    #[error("failed to decode `{path}` line {line}: invalid UTF-8")]
     #[diagnostic(code(unmt::skipgram::invalid_utf8))]
     InvalidUtf8 {
         /// Offending file.
@@ -41,7 +36,7 @@ pub enum SkipgramError {
     },
     /// No word reached `min_count` (fastText: "Empty vocabulary").
     #[error(
-        "build the vocabulary: no word occurs at least {min_count} times; try a smaller `min_count`"
+        "failed to build the vocabulary: no word occurs at least {min_count} times; try a smaller `min_count`"
     )]
     #[diagnostic(code(unmt::skipgram::empty_vocabulary))]
     EmptyVocabulary {
@@ -49,7 +44,7 @@ pub enum SkipgramError {
         min_count: u64,
     },
     /// The vocabulary has more words than the 32-bit ids fastText uses.
-    #[error("build the vocabulary: {words} words exceed the 32-bit word-id range")]
+    #[error("failed to build the vocabulary: {words} words exceed the 32-bit word-id range")]
     #[diagnostic(code(unmt::skipgram::vocabulary_too_large))]
     VocabularyTooLarge {
         /// Number of distinct words kept.
@@ -57,7 +52,7 @@ pub enum SkipgramError {
     },
     /// The model would not fit into the available memory.
     #[error(
-        "allocate the model: {dim}-d with {bucket} buckets needs {needed_gb:.1} GB, {available_gb:.1} GB available; lower `bucket` or `dim`"
+        "failed to allocate the model: {dim}-d with {bucket} buckets needs {needed_gb:.1} GB, {available_gb:.1} GB available; lower `bucket` or `dim`"
     )]
     #[diagnostic(code(unmt::skipgram::out_of_memory))]
     InsufficientMemory {
@@ -71,7 +66,7 @@ pub enum SkipgramError {
         available_gb: f64,
     },
     /// Writing an output file failed.
-    #[error("write {path}: {source}")]
+    #[error("failed to write `{path}`")]
     #[diagnostic(code(unmt::skipgram::write))]
     Write {
         /// File that could not be written.
@@ -81,7 +76,7 @@ pub enum SkipgramError {
         source: std::io::Error,
     },
     /// A safetensors file could not be written or parsed.
-    #[error("process safetensors file {path}: {reason}")]
+    #[error("failed to process safetensors file `{path}`: {reason}")]
     #[diagnostic(code(unmt::skipgram::safetensors))]
     Safetensors {
         /// File concerned.
@@ -90,11 +85,13 @@ pub enum SkipgramError {
         reason: String,
     },
     /// Training diverged (fastText: "Encountered NaN").
-    #[error("train skip-gram: encountered NaN; lower `lr`")]
+    #[error("failed to train skip-gram: encountered NaN; lower `lr`")]
     #[diagnostic(code(unmt::skipgram::nan))]
     NanEncountered,
     /// Vectors and word list disagree in size.
-    #[error("build word vectors: {words} words x {dim} dims do not match {values} values")]
+    #[error(
+        "failed to build word vectors: {words} words x {dim} dims do not match {values} values"
+    )]
     #[diagnostic(code(unmt::skipgram::shape))]
     ShapeMismatch {
         /// Number of words.
@@ -105,7 +102,7 @@ pub enum SkipgramError {
         values: usize,
     },
     /// A training thread panicked (a bug, never user input).
-    #[error("train skip-gram: a training thread panicked")]
+    #[error("failed to train skip-gram: a training thread panicked")]
     #[diagnostic(code(unmt::skipgram::thread_panic))]
     ThreadPanic,
 }

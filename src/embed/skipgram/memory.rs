@@ -98,7 +98,7 @@ mod tests {
         let err = check_memory(&p, need, Some(5_100_000_000)).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "allocate the model: 1024-d with 2,000,000 buckets needs 8.2 GB, 5.1 GB available; lower `bucket` or `dim`"
+            "failed to allocate the model: 1024-d with 2,000,000 buckets needs 8.2 GB, 5.1 GB available; lower `bucket` or `dim`"
         );
         check_memory(&p, need, Some(need)).unwrap();
         check_memory(&p, need, None).unwrap();

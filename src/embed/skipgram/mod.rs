@@ -7,7 +7,6 @@
 //! [`WordVectors::write_vec`] / [`WordVectors::write_safetensors`], [`read_safetensors`],
 //! and the CLI pair [`SkipgramArgs`] / [`run`] (`unmt skipgram`).
 
-mod cli;
 mod cppsort;
 mod error;
 mod export;
@@ -21,7 +20,6 @@ mod tables;
 mod train;
 mod vocab;
 
-pub use cli::{SkipgramArgs, run};
 pub use error::SkipgramError;
 pub use export::{format_float, read_safetensors};
 pub use memory::{available_memory_bytes, check_memory, estimate_memory_bytes};

@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::error::SkipgramError;
+use crate::validate::{InvalidParam, Validate};
 
 /// Skip-gram hyperparameters. Field names are snake_case versions of fastText's flags.
 ///
@@ -71,16 +71,13 @@ impl Default for SkipgramParams {
     }
 }
 
-fn invalid(name: &'static str, reason: impl Into<String>) -> SkipgramError {
-    SkipgramError::InvalidParam {
-        name,
-        reason: reason.into(),
-    }
+fn invalid(name: &str, reason: impl Into<String>) -> InvalidParam {
+    InvalidParam::new(name, reason)
 }
 
-impl SkipgramParams {
+impl Validate for SkipgramParams {
     /// Checks every value is in the range fastText can train with.
-    pub fn validate(&self) -> Result<(), SkipgramError> {
+    fn validate(&self) -> Result<(), InvalidParam> {
         if !(self.lr.is_finite() && self.lr > 0.0) {
             return Err(invalid(
                 "lr",
@@ -148,7 +145,9 @@ impl SkipgramParams {
         }
         Ok(())
     }
+}
 
+impl SkipgramParams {
     /// Threads actually used: `thread`, or the number of available cores when it is 0.
     pub fn effective_threads(&self) -> usize {
         if self.thread > 0 {
@@ -232,10 +231,7 @@ mod tests {
             },
         ];
         for p in bad {
-            assert!(
-                matches!(p.validate(), Err(SkipgramError::InvalidParam { .. })),
-                "{p:?}"
-            );
+            assert!(matches!(p.validate(), Err(InvalidParam { .. })), "{p:?}");
         }
         let no_sub = SkipgramParams {
             maxn: 0,

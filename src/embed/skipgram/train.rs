@@ -36,6 +36,7 @@ use super::rng::MinStd;
 use super::subwords::ngram_rows;
 use super::tables::LossTables;
 use super::vocab::{Vocab, next_line};
+use crate::validate::Validate;
 
 /// Input-matrix rows of every word: the word's own row followed by its n-gram rows
 /// (fastText `Dictionary::initNgrams`), stored flat.

@@ -26,6 +26,7 @@ use super::procrustes::{apply, procrustes};
 use super::seed::{dictionary_seed, identical_seed};
 use super::whitening::{AdvancedSettings, advanced_mapping};
 use crate::embed::vec_format::Embeddings;
+use crate::validate::Validate;
 
 /// Number of seed pairs kept in [`VecmapResult::seed_sample`].
 pub const SEED_SAMPLE: usize = 40;
@@ -99,14 +100,14 @@ pub fn map(
         (Mode::Identical, None) => (identical_seed(src, trg), 0),
         (Mode::Supervised, Some(d)) => dictionary_seed(src, trg, d),
         (Mode::Identical, Some(_)) => {
-            return Err(VecmapError::SeedMode(
-                "identical mode takes no dictionary".into(),
-            ));
+            return Err(VecmapError::SeedMode {
+                reason: "identical mode takes no dictionary",
+            });
         }
         (Mode::Supervised, None) => {
-            return Err(VecmapError::SeedMode(
-                "supervised mode needs a dictionary".into(),
-            ));
+            return Err(VecmapError::SeedMode {
+                reason: "supervised mode needs a dictionary",
+            });
         }
     };
     if seed.is_empty() {
@@ -361,7 +362,7 @@ mod tests {
         ));
         assert!(matches!(
             map(&src, &trg, &VecmapParams::supervised(), None, &|_, _| {}),
-            Err(VecmapError::SeedMode(_))
+            Err(VecmapError::SeedMode { .. })
         ));
         let tiny = &dict[..3];
         assert!(matches!(

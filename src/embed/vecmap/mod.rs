@@ -15,7 +15,6 @@
 //!   side before the single big product;
 //! - duplicated words map to their first occurrence (VecMap's dict keeps the last).
 
-pub mod cli;
 pub mod csls;
 pub mod induction;
 pub mod map;
@@ -25,7 +24,6 @@ pub mod procrustes;
 pub mod seed;
 pub mod whitening;
 
-pub use cli::{VecmapArgs, run};
 pub use map::{VecmapResult, map};
 pub use params::{Direction, Mode, Side, VecmapParams};
 
@@ -35,8 +33,8 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum VecmapError {
     /// A parameter is out of range.
-    #[error("validate vecmap params: {0}")]
-    Params(String),
+    #[error(transparent)]
+    InvalidParam(#[from] crate::validate::InvalidParam),
     /// Reading or writing embeddings failed.
     #[error(transparent)]
     #[diagnostic(transparent)]
@@ -46,30 +44,33 @@ pub enum VecmapError {
     #[diagnostic(transparent)]
     Dictionary(#[from] crate::embed::bli::BliError),
     /// The two embedding sets have different dimensions.
-    #[error("map embeddings: source dim {src} differs from target dim {trg}")]
+    #[error("failed to map embeddings: source dim {src} differs from target dim {trg}")]
     DimMismatch { src: usize, trg: usize },
     /// The seed dictionary is empty (no identical strings / no in-vocabulary pair).
-    #[error("build the seed dictionary: no pair has both words in the vocabularies")]
+    #[error("failed to build the seed dictionary: no pair has both words in the vocabularies")]
     EmptySeed,
     /// Supervised mode without a dictionary, or identical mode with one.
-    #[error("build the seed dictionary: {0}")]
-    SeedMode(String),
+    #[error("failed to build the seed dictionary: {reason}")]
+    SeedMode {
+        /// Which combination of mode and dictionary was given.
+        reason: &'static str,
+    },
     /// An SVD did not converge.
-    #[error("compute an svd ({0:?})")]
+    #[error("failed to compute an svd ({0:?})")]
     Svd(faer::linalg::svd::SvdError),
     /// Whitening needs the dictionary rows to span the space.
     #[error(
-        "whiten the embeddings: the dictionary rows have rank < dim (smallest singular value {0:e}); use more pairs or whiten = false"
+        "failed to whiten the embeddings: the dictionary rows have rank < dim (smallest singular value {0:e}); use more pairs or whiten = false"
     )]
     SingularWhitening(f64),
     /// An output file could not be written.
-    #[error("write {path}: {source}")]
+    #[error("failed to write `{path}`")]
     Write {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
     /// Parameters file problems.
-    #[error("read params file {path}: {message}")]
+    #[error("failed to read params file `{path}`: {message}")]
     ParamsFile { path: PathBuf, message: String },
 }

@@ -3,11 +3,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::VecmapError;
 use super::normalize::NormalizeAction;
+use crate::validate::{InvalidParam, Validate};
 
 /// How the seed dictionary is built.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     /// Every string present in both vocabularies (`--identical` / `--init_identical`).
@@ -17,7 +17,7 @@ pub enum Mode {
 }
 
 /// Which side's whitening a side is de-whitened with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Side {
     Src,
@@ -25,7 +25,7 @@ pub enum Side {
 }
 
 /// Direction of dictionary induction.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Direction {
     /// Each source word gets its best target.
@@ -125,33 +125,45 @@ impl VecmapParams {
             ..Self::default()
         }
     }
+}
 
+impl Validate for VecmapParams {
     /// Checks ranges and combinations (VecMap: de-whitening requires whitening).
-    pub fn validate(&self) -> Result<(), VecmapError> {
-        let bad = |m: &str| Err(VecmapError::Params(m.to_string()));
+    fn validate(&self) -> Result<(), InvalidParam> {
+        let bad = |field: &str, m: &str| Err(InvalidParam::new(field, m));
         if (self.src_dewhiten.is_some() || self.trg_dewhiten.is_some()) && !self.whiten {
-            return bad("de-whitening requires whiten = true");
+            return bad(
+                if self.src_dewhiten.is_some() {
+                    "src_dewhiten"
+                } else {
+                    "trg_dewhiten"
+                },
+                "requires whiten = true",
+            );
         }
         if !(self.stochastic_initial > 0.0 && self.stochastic_initial <= 1.0) {
-            return bad("stochastic_initial must be in (0, 1]");
+            return bad("stochastic_initial", "must be in (0, 1]");
         }
         if !(self.stochastic_multiplier > 1.0 && self.stochastic_multiplier.is_finite()) {
-            return bad("stochastic_multiplier must be finite and > 1");
+            return bad("stochastic_multiplier", "must be finite and > 1");
         }
         if self.stochastic_interval == 0 {
-            return bad("stochastic_interval must be >= 1");
+            return bad("stochastic_interval", "must be at least 1");
         }
         if self.batch_size == 0 {
-            return bad("batch_size must be >= 1");
+            return bad("batch_size", "must be at least 1");
         }
         if self.max_iterations == 0 {
-            return bad("max_iterations must be >= 1");
+            return bad("max_iterations", "must be at least 1");
         }
         if !self.threshold.is_finite() {
-            return bad("threshold must be finite");
+            return bad("threshold", "must be finite");
         }
-        if !self.src_reweight.is_finite() || !self.trg_reweight.is_finite() {
-            return bad("src_reweight and trg_reweight must be finite");
+        if !self.src_reweight.is_finite() {
+            return bad("src_reweight", "must be finite");
+        }
+        if !self.trg_reweight.is_finite() {
+            return bad("trg_reweight", "must be finite");
         }
         Ok(())
     }

@@ -11,24 +11,20 @@ pub mod tok_intl;
 pub mod tok_none;
 
 /// Which tokenizer BLEU applies (sacrebleu `--tokenize`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum Tokenizer {
     /// mteval-v13a (sacrebleu's default).
     #[default]
     #[serde(rename = "13a")]
-    #[value(name = "13a")]
     Tok13a,
     /// mteval-v14 international (Unicode punctuation and symbols).
     #[serde(rename = "intl")]
-    #[value(name = "intl")]
     Intl,
     /// Every code point is a token.
     #[serde(rename = "char")]
-    #[value(name = "char")]
     Char,
     /// No tokenization.
     #[serde(rename = "none")]
-    #[value(name = "none")]
     None,
 }
 

@@ -149,7 +149,7 @@ mod tests {
     fn malformed_lines_name_file_and_line() {
         let (line, msg) = err_line(b"a b 3\nc d\n");
         assert_eq!(line, 2);
-        assert!(msg.contains("codes.txt line 2"), "{msg}");
+        assert!(msg.contains("`codes.txt` line 2"), "{msg}");
         assert_eq!(err_line(b"a b 3\nc d e 4\n").0, 2);
         let (line, msg) = err_line(b"a b 3\nc d x\n");
         assert_eq!(line, 2);

@@ -2,11 +2,11 @@
 
 use std::path::PathBuf;
 
-/// Everything that can go wrong in [`crate::text::bpe`]. Messages read after "failed to".
+/// Everything that can go wrong in [`crate::text::bpe`]. Messages follow the crate convention (ARCHITECTURE.md, "Errors").
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum BpeError {
     /// A file could not be opened, mapped or read.
-    #[error("read {path}")]
+    #[error("failed to read `{path}`")]
     Read {
         /// The file.
         path: PathBuf,
@@ -15,7 +15,7 @@ pub enum BpeError {
         source: std::io::Error,
     },
     /// A file could not be created or written.
-    #[error("write {path}")]
+    #[error("failed to write `{path}`")]
     Write {
         /// The file (`-` for stdout).
         path: PathBuf,
@@ -24,7 +24,7 @@ pub enum BpeError {
         source: std::io::Error,
     },
     /// A line of an input file is not valid UTF-8.
-    #[error("decode {path} line {line}: invalid UTF-8")]
+    #[error("failed to decode `{path}` line {line}: invalid UTF-8")]
     InvalidUtf8 {
         /// The file (`-` for stdin).
         path: PathBuf,
@@ -32,7 +32,7 @@ pub enum BpeError {
         line: usize,
     },
     /// A line of a codes or vocabulary file does not have the expected format.
-    #[error("parse {path} line {line}: {message}")]
+    #[error("failed to parse `{path}` line {line}: {message}")]
     Malformed {
         /// The file.
         path: PathBuf,
@@ -42,8 +42,8 @@ pub enum BpeError {
         message: String,
     },
     /// A parameter is out of range.
-    #[error("validate BPE parameters: {0}")]
-    InvalidParams(String),
+    #[error(transparent)]
+    InvalidParam(#[from] crate::validate::InvalidParam),
 }
 
 impl BpeError {

@@ -30,10 +30,11 @@ use super::codes::{Codes, Merge};
 use super::error::BpeError;
 use super::fxhash::FxHashMap;
 use super::words::{WordCounts, count_words};
+use crate::validate::{InvalidParam, Validate};
 
 /// Parameters of BPE learning.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct LearnParams {
     /// Number of merge operations (fastBPE `learnbpe nCodes`). Default 32000, the RE-LM /
     /// lexical-XLM `CODES` value (XLM's get-data-nmt.sh uses 60000).
@@ -46,14 +47,14 @@ impl Default for LearnParams {
     }
 }
 
-impl LearnParams {
+impl Validate for LearnParams {
     /// Checks that `merges` is in `1..=100_000_000`.
-    pub fn validate(&self) -> Result<(), BpeError> {
+    fn validate(&self) -> Result<(), InvalidParam> {
         if self.merges == 0 || self.merges > 100_000_000 {
-            return Err(BpeError::InvalidParams(format!(
-                "merges must be in 1..=100000000, got {}",
-                self.merges
-            )));
+            return Err(InvalidParam::new(
+                "merges",
+                format!("must be in 1..=100000000, got {}", self.merges),
+            ));
         }
         Ok(())
     }

@@ -8,7 +8,6 @@
 //! with equal counts during learning (see [`learn`]), which fastBPE leaves to hash-map order.
 
 pub mod apply;
-pub mod cli;
 pub mod codes;
 pub mod error;
 mod fxhash;
@@ -17,7 +16,6 @@ pub mod vocab;
 pub mod words;
 
 pub use apply::{ApplyStats, BpeApplier, apply_file, apply_stream, undo_bpe};
-pub use cli::{BpeArgs, BpeCommand, run};
 pub use codes::{Codes, Merge};
 pub use error::BpeError;
 pub use learn::{LearnParams, learn_bpe, learn_from_counts};

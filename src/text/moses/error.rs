@@ -2,11 +2,11 @@
 
 /// Everything that can go wrong while tokenizing or detokenizing.
 ///
-/// Messages are lowercase and read after "failed to".
+/// Messages follow the crate convention (ARCHITECTURE.md, "Errors").
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum MosesError {
     /// A line is not valid UTF-8.
-    #[error("decode line {line} of {path}: not valid UTF-8")]
+    #[error("failed to decode `{path}` line {line}: invalid UTF-8")]
     #[diagnostic(help("the corpus stage filters such lines; re-encode the file as UTF-8"))]
     InvalidUtf8 {
         /// Input file (`-` for standard input).
@@ -15,7 +15,7 @@ pub enum MosesError {
         line: u64,
     },
     /// Reading the input failed.
-    #[error("read {path}")]
+    #[error("failed to read `{path}`")]
     Read {
         /// Input file (`-` for standard input).
         path: String,
@@ -24,7 +24,7 @@ pub enum MosesError {
         source: std::io::Error,
     },
     /// Writing the output failed.
-    #[error("write {path}")]
+    #[error("failed to write `{path}`")]
     Write {
         /// Output file (`-` for standard output).
         path: String,
@@ -34,22 +34,17 @@ pub enum MosesError {
     },
     /// The language needs CJK character classes that this port does not carry.
     #[error(
-        "tokenize language `{lang}`: sacremoses adds CJK letter classes for zh/ja/ko/cjk, which this port does not implement"
+        "failed to tokenize language `{lang}`: sacremoses adds CJK letter classes for zh/ja/ko/cjk, which this port does not implement"
     )]
     UnsupportedLanguage {
         /// The requested language.
         lang: String,
     },
     /// A parameter is out of range.
-    #[error("validate moses parameter `{field}`: {reason}")]
-    InvalidParam {
-        /// Parameter name.
-        field: &'static str,
-        /// What is wrong with it.
-        reason: String,
-    },
+    #[error(transparent)]
+    InvalidParam(#[from] crate::validate::InvalidParam),
     /// The worker thread pool could not be built.
-    #[error("build a pool of {threads} worker threads")]
+    #[error("failed to build a pool of {threads} worker threads")]
     ThreadPool {
         /// Requested thread count.
         threads: usize,

@@ -26,7 +26,6 @@
 
 mod char_tables;
 mod chars;
-mod cli;
 mod detokenize;
 mod error;
 mod normalize;
@@ -37,11 +36,10 @@ mod rewrite;
 mod stream;
 mod tokenize;
 
-pub use cli::{TokenizeArgs, run};
 pub use detokenize::MosesDetokenizer;
 pub use error::MosesError;
 pub use normalize::MosesPunctNormalizer;
-pub use params::MosesParams;
+pub use params::{MosesParams, validate_lang};
 pub use pipeline::MosesPipeline;
 pub use prefixes::prefix_list_language;
 pub use stream::{

@@ -2,8 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::error::MosesError;
 use super::tokenize::CJK_TOKENIZER_LANGUAGES;
+use crate::validate::{InvalidParam, Validate};
 
 /// Options of the Moses normalisation + tokenization chain.
 ///
@@ -56,36 +56,42 @@ impl MosesParams {
             ..MosesParams::default()
         }
     }
+}
 
+impl Validate for MosesParams {
     /// Checks the language code: 1-32 ASCII letters, digits, `-` or `_`, and not one of
     /// the CJK languages whose letter classes are not ported.
-    pub fn validate(&self) -> Result<(), MosesError> {
+    fn validate(&self) -> Result<(), InvalidParam> {
         validate_lang(&self.lang)?;
         if CJK_TOKENIZER_LANGUAGES.contains(&self.lang.as_str()) {
-            return Err(MosesError::UnsupportedLanguage {
-                lang: self.lang.clone(),
-            });
+            return Err(InvalidParam::new(
+                "lang",
+                format!(
+                    "`{}`: sacremoses adds CJK letter classes for zh/ja/ko/cjk, which this port does not implement",
+                    self.lang
+                ),
+            ));
         }
         Ok(())
     }
 }
 
 /// Shape check shared by tokenization and detokenization.
-pub(crate) fn validate_lang(lang: &str) -> Result<(), MosesError> {
+pub fn validate_lang(lang: &str) -> Result<(), InvalidParam> {
     if lang.is_empty() || lang.len() > 32 {
-        return Err(MosesError::InvalidParam {
-            field: "lang",
-            reason: format!("expected 1 to 32 characters, got {:?}", lang),
-        });
+        return Err(InvalidParam::new(
+            "lang",
+            format!("expected 1 to 32 characters, got {lang:?}"),
+        ));
     }
     if !lang
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
     {
-        return Err(MosesError::InvalidParam {
-            field: "lang",
-            reason: format!("expected ASCII letters, digits, '-' or '_', got {:?}", lang),
-        });
+        return Err(InvalidParam::new(
+            "lang",
+            format!("expected ASCII letters, digits, '-' or '_', got {lang:?}"),
+        ));
     }
     Ok(())
 }
@@ -120,12 +126,12 @@ mod tests {
         for bad in ["", "e n", "en/../x", &"x".repeat(33)] {
             assert!(matches!(
                 MosesParams::for_language(bad).validate(),
-                Err(MosesError::InvalidParam { field: "lang", .. })
+                Err(InvalidParam { ref field, .. }) if field == "lang"
             ));
         }
         assert!(matches!(
             MosesParams::for_language("zh").validate(),
-            Err(MosesError::UnsupportedLanguage { .. })
+            Err(InvalidParam { ref field, .. }) if field == "lang"
         ));
         assert!(MosesParams::for_language("sq").validate().is_ok());
         assert!(MosesParams::for_language("xx").validate().is_ok());

@@ -4,6 +4,7 @@ use super::error::MosesError;
 use super::normalize::MosesPunctNormalizer;
 use super::params::MosesParams;
 use super::tokenize::MosesTokenizer;
+use crate::validate::Validate;
 
 /// XLM's Moses chain for one language: replace-unicode-punctuation ->
 /// normalize-punctuation -> remove-non-printing-char -> tokenizer (see [`MosesParams`]).
@@ -160,7 +161,7 @@ mod tests {
         assert_eq!(raw.tokenize_line("“a”"), "“ a ”");
         assert!(matches!(
             MosesPipeline::new("ja"),
-            Err(MosesError::UnsupportedLanguage { .. })
+            Err(MosesError::InvalidParam(_))
         ));
     }
 

@@ -21,155 +21,155 @@ use super::chars::{is_py_space, py_strip};
 static PREFIX_FILES: [(&str, &str); 38] = [
     (
         "as",
-        include_str!("nonbreaking_prefixes/nonbreaking_prefix.as"),
+        include_str!("nonbreaking_prefixes/nonbreaking_prefix.as.txt"),
     ),
     (
         "bn",
-        include_str!("nonbreaking_prefixes/nonbreaking_prefix.bn"),
+        include_str!("nonbreaking_prefixes/nonbreaking_prefix.bn.txt"),
     ),
     (
         "ca",
-        include_str!("nonbreaking_prefixes/nonbreaking_prefix.ca"),
+        include_str!("nonbreaking_prefixes/nonbreaking_prefix.ca.txt"),
     ),
     (
         "cs",
-        include_str!("nonbreaking_prefixes/nonbreaking_prefix.cs"),
+        include_str!("nonbreaking_prefixes/nonbreaking_prefix.cs.txt"),
     ),
     (
         "de",
-        include_str!("nonbreaking_prefixes/nonbreaking_prefix.de"),
+        include_str!("nonbreaking_prefixes/nonbreaking_prefix.de.txt"),
     ),
     (
         "el",
-        include_str!("nonbreaking_prefixes/nonbreaking_prefix.el"),
+        include_str!("nonbreaking_prefixes/nonbreaking_prefix.el.txt"),
     ),
     (
         "en",
-        include_str!("nonbreaking_prefixes/nonbreaking_prefix.en"),
+        include_str!("nonbreaking_prefixes/nonbreaking_prefix.en.txt"),
     ),
     (
         "es",
-        include_str!("nonbreaking_prefixes/nonbreaking_prefix.es"),
+        include_str!("nonbreaking_prefixes/nonbreaking_prefix.es.txt"),
     ),
     (
         "et",
-        include_str!("nonbreaking_prefixes/nonbreaking_prefix.et"),
+        include_str!("nonbreaking_prefixes/nonbreaking_prefix.et.txt"),
     ),
     (
         "fi",
-        include_str!("nonbreaking_prefixes/nonbreaking_prefix.fi"),
+        include_str!("nonbreaking_prefixes/nonbreaking_prefix.fi.txt"),
     ),
     (
         "fr",
-        include_str!("nonbreaking_prefixes/nonbreaking_prefix.fr"),
+        include_str!("nonbreaking_prefixes/nonbreaking_prefix.fr.txt"),
     ),
     (
         "ga",
-        include_str!("nonbreaking_prefixes/nonbreaking_prefix.ga"),
+        include_str!("nonbreaking_prefixes/nonbreaking_prefix.ga.txt"),
     ),
     (
         "gu",
-        include_str!("nonbreaking_prefixes/nonbreaking_prefix.gu"),
+        include_str!("nonbreaking_prefixes/nonbreaking_prefix.gu.txt"),
     ),
     (
         "hi",
-        include_str!("nonbreaking_prefixes/nonbreaking_prefix.hi"),
+        include_str!("nonbreaking_prefixes/nonbreaking_prefix.hi.txt"),
     ),
     (
         "hu",
-        include_str!("nonbreaking_prefixes/nonbreaking_prefix.hu"),
+        include_str!("nonbreaking_prefixes/nonbreaking_prefix.hu.txt"),
     ),
     (
         "is",
-        include_str!("nonbreaking_prefixes/nonbreaking_prefix.is"),
+        include_str!("nonbreaking_prefixes/nonbreaking_prefix.is.txt"),
     ),
     (
         "it",
-        include_str!("nonbreaking_prefixes/nonbreaking_prefix.it"),
+        include_str!("nonbreaking_prefixes/nonbreaking_prefix.it.txt"),
     ),
     (
         "kn",
-        include_str!("nonbreaking_prefixes/nonbreaking_prefix.kn"),
+        include_str!("nonbreaking_prefixes/nonbreaking_prefix.kn.txt"),
     ),
     (
         "lt",
-        include_str!("nonbreaking_prefixes/nonbreaking_prefix.lt"),
+        include_str!("nonbreaking_prefixes/nonbreaking_prefix.lt.txt"),
     ),
     (
         "lv",
-        include_str!("nonbreaking_prefixes/nonbreaking_prefix.lv"),
+        include_str!("nonbreaking_prefixes/nonbreaking_prefix.lv.txt"),
     ),
     (
         "ml",
-        include_str!("nonbreaking_prefixes/nonbreaking_prefix.ml"),
+        include_str!("nonbreaking_prefixes/nonbreaking_prefix.ml.txt"),
     ),
     (
         "mni",
-        include_str!("nonbreaking_prefixes/nonbreaking_prefix.mni"),
+        include_str!("nonbreaking_prefixes/nonbreaking_prefix.mni.txt"),
     ),
     (
         "mr",
-        include_str!("nonbreaking_prefixes/nonbreaking_prefix.mr"),
+        include_str!("nonbreaking_prefixes/nonbreaking_prefix.mr.txt"),
     ),
     (
         "nl",
-        include_str!("nonbreaking_prefixes/nonbreaking_prefix.nl"),
+        include_str!("nonbreaking_prefixes/nonbreaking_prefix.nl.txt"),
     ),
     (
         "or",
-        include_str!("nonbreaking_prefixes/nonbreaking_prefix.or"),
+        include_str!("nonbreaking_prefixes/nonbreaking_prefix.or.txt"),
     ),
     (
         "pa",
-        include_str!("nonbreaking_prefixes/nonbreaking_prefix.pa"),
+        include_str!("nonbreaking_prefixes/nonbreaking_prefix.pa.txt"),
     ),
     (
         "pl",
-        include_str!("nonbreaking_prefixes/nonbreaking_prefix.pl"),
+        include_str!("nonbreaking_prefixes/nonbreaking_prefix.pl.txt"),
     ),
     (
         "pt",
-        include_str!("nonbreaking_prefixes/nonbreaking_prefix.pt"),
+        include_str!("nonbreaking_prefixes/nonbreaking_prefix.pt.txt"),
     ),
     (
         "ro",
-        include_str!("nonbreaking_prefixes/nonbreaking_prefix.ro"),
+        include_str!("nonbreaking_prefixes/nonbreaking_prefix.ro.txt"),
     ),
     (
         "ru",
-        include_str!("nonbreaking_prefixes/nonbreaking_prefix.ru"),
+        include_str!("nonbreaking_prefixes/nonbreaking_prefix.ru.txt"),
     ),
     (
         "sk",
-        include_str!("nonbreaking_prefixes/nonbreaking_prefix.sk"),
+        include_str!("nonbreaking_prefixes/nonbreaking_prefix.sk.txt"),
     ),
     (
         "sl",
-        include_str!("nonbreaking_prefixes/nonbreaking_prefix.sl"),
+        include_str!("nonbreaking_prefixes/nonbreaking_prefix.sl.txt"),
     ),
     (
         "sv",
-        include_str!("nonbreaking_prefixes/nonbreaking_prefix.sv"),
+        include_str!("nonbreaking_prefixes/nonbreaking_prefix.sv.txt"),
     ),
     (
         "ta",
-        include_str!("nonbreaking_prefixes/nonbreaking_prefix.ta"),
+        include_str!("nonbreaking_prefixes/nonbreaking_prefix.ta.txt"),
     ),
     (
         "tdt",
-        include_str!("nonbreaking_prefixes/nonbreaking_prefix.tdt"),
+        include_str!("nonbreaking_prefixes/nonbreaking_prefix.tdt.txt"),
     ),
     (
         "te",
-        include_str!("nonbreaking_prefixes/nonbreaking_prefix.te"),
+        include_str!("nonbreaking_prefixes/nonbreaking_prefix.te.txt"),
     ),
     (
         "yue",
-        include_str!("nonbreaking_prefixes/nonbreaking_prefix.yue"),
+        include_str!("nonbreaking_prefixes/nonbreaking_prefix.yue.txt"),
     ),
     (
         "zh",
-        include_str!("nonbreaking_prefixes/nonbreaking_prefix.zh"),
+        include_str!("nonbreaking_prefixes/nonbreaking_prefix.zh.txt"),
     ),
 ];
 

@@ -300,7 +300,10 @@ mod tests {
             matches!(err, MosesError::InvalidUtf8 { line: 20_001, .. }),
             "{err:?}"
         );
-        assert_eq!(err.to_string(), "decode line 20001 of -: not valid UTF-8");
+        assert_eq!(
+            err.to_string(),
+            "failed to decode `-` line 20001: invalid UTF-8"
+        );
         assert_eq!(String::from_utf8(out).unwrap().lines().count(), 20_000);
     }
 

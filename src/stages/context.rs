@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use crate::stages::StageError;
+use super::error::StageError;
 
 /// Sink for progress updates (done, total) of the running stage.
 pub type ProgressSink<'a> = &'a (dyn Fn(u64, u64) + Sync);
@@ -14,7 +14,7 @@ pub type ProgressSink<'a> = &'a (dyn Fn(u64, u64) + Sync);
 /// Sink for one-line status messages of the running stage.
 pub type StatusSink<'a> = &'a (dyn Fn(&str) + Sync);
 
-/// The context handed to [`crate::stages::Stage::run`].
+/// The context handed to [`super::Stage::run`].
 pub struct StageCtx<'a> {
     node: &'a str,
     inputs: &'a BTreeMap<String, Vec<PathBuf>>,
@@ -90,10 +90,11 @@ impl<'a> StageCtx<'a> {
     pub fn input(&self, slot: &str) -> Result<&Path, StageError> {
         match self.inputs.get(slot).map(Vec::as_slice) {
             Some([one]) => Ok(one),
-            _ => Err(StageError::BadInput(format!(
-                "input slot `{slot}` of node `{}` must have exactly one file",
-                self.node
-            ))),
+            other => Err(StageError::InputArity {
+                node: self.node.to_owned(),
+                slot: slot.to_owned(),
+                found: other.map_or(0, <[PathBuf]>::len),
+            }),
         }
     }
 

@@ -2,11 +2,9 @@
 
 use std::io::{BufReader, BufWriter};
 
-use super::detokenize::MosesDetokenizer;
-use super::error::MosesError;
-use super::params::validate_lang;
-use super::pipeline::MosesPipeline;
-use super::stream::{detokenize_stream, tokenize_stream};
+use crate::text::moses::{
+    MosesDetokenizer, MosesError, MosesPipeline, detokenize_stream, tokenize_stream, validate_lang,
+};
 
 /// Arguments of `unmt tokenize`.
 #[derive(Debug, Clone, clap::Args)]
@@ -20,22 +18,16 @@ pub struct TokenizeArgs {
     pub detok: bool,
     /// Worker threads (default: all cores).
     #[arg(long)]
-    pub threads: Option<usize>,
+    pub threads: Option<std::num::NonZeroUsize>,
 }
 
 /// Runs XLM's Moses chain (or the detokenizer) over standard input, writing standard
 /// output, in input order.
 pub fn run(args: &TokenizeArgs) -> Result<(), MosesError> {
-    let threads = match args.threads {
-        Some(0) => {
-            return Err(MosesError::InvalidParam {
-                field: "threads",
-                reason: "expected at least 1".to_string(),
-            });
-        }
-        Some(n) => n,
-        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
-    };
+    let threads = args
+        .threads
+        .or_else(|| std::thread::available_parallelism().ok())
+        .map_or(1, std::num::NonZeroUsize::get);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
@@ -57,21 +49,14 @@ pub fn run(args: &TokenizeArgs) -> Result<(), MosesError> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use clap::Parser;
+
+    use crate::cli::Cli;
 
     #[test]
     fn zero_threads_is_rejected_before_reading_input() {
-        let args = TokenizeArgs {
-            lang: "en".to_string(),
-            detok: false,
-            threads: Some(0),
-        };
-        assert!(matches!(
-            run(&args),
-            Err(MosesError::InvalidParam {
-                field: "threads",
-                ..
-            })
-        ));
+        let err = Cli::try_parse_from(["unmt", "tokenize", "--lang", "en", "--threads", "0"])
+            .expect_err("0 threads");
+        assert!(err.to_string().contains("--threads"), "{err}");
     }
 }

@@ -1,11 +1,14 @@
-//! Crash-safe small-file writes: temp file, fsync, rename, fsync the directory.
+//! Crash-safe file writes: temp file, fsync, rename, fsync the directory.
+//!
+//! A leaf module: the cache, checkpoints and training state all write through it, and it
+//! imports nothing from the crate.
 
 use std::fs::{self, File};
 use std::io::Write;
 use std::path::Path;
 
 /// Writes `bytes` to `path` so that readers see either the old or the new content.
-pub fn write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let tmp = dir.join(format!(
         ".{}.{}.tmp",

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
 
+use super::values::serde_value;
 use crate::metrics::MetricsError;
 use crate::metrics::bleu::{BleuParams, SmoothMethod};
 use crate::metrics::chrf::ChrfParams;
@@ -19,6 +20,7 @@ use crate::metrics::significance::{
     paired_bootstrap, paired_bootstrap_all,
 };
 use crate::metrics::tokenizers::Tokenizer;
+use crate::validate::Validate;
 
 /// Arguments of `unmt score`.
 #[derive(Debug, Clone, clap::Args)]
@@ -31,19 +33,20 @@ pub struct ScoreArgs {
     #[arg(short = 'i', long = "input", num_args = 1..)]
     pub input: Vec<PathBuf>,
     /// Metrics to compute.
-    #[arg(short = 'm', long = "metrics", num_args = 1.., value_enum, default_values_t = [MetricName::Bleu])]
+    #[arg(short = 'm', long = "metrics", num_args = 1.., value_parser = serde_value::<MetricName>, default_value = "bleu")]
     pub metrics: Vec<MetricName>,
     /// BLEU tokenizer.
-    #[arg(long, value_enum, default_value = "13a")]
+    /// (`13a`, `intl`, `char`, `none`).
+    #[arg(long, value_parser = serde_value::<Tokenizer>, default_value = "13a")]
     pub tokenize: Tokenizer,
     /// Lowercase for BLEU.
     #[arg(long)]
     pub lowercase: bool,
-    /// BLEU smoothing method.
+    /// BLEU smoothing method (`exp`, `floor`, `add-k`, `none`).
     #[arg(
         long = "smooth",
         visible_alias = "smooth-method",
-        value_enum,
+        value_parser = serde_value::<SmoothMethod>,
         default_value = "exp"
     )]
     pub smooth: SmoothMethod,
@@ -137,11 +140,11 @@ impl ScoreArgs {
 fn no_progress(_: u64, _: u64) {}
 
 fn emit(out: &mut impl Write, s: &str) -> Result<(), MetricsError> {
-    writeln!(out, "{s}").map_err(|e| MetricsError::Output(e.to_string()))
+    writeln!(out, "{s}").map_err(MetricsError::Output)
 }
 
 fn to_json<T: serde::Serialize>(v: &T) -> Result<String, MetricsError> {
-    serde_json::to_string_pretty(v).map_err(|e| MetricsError::Output(e.to_string()))
+    serde_json::to_string_pretty(v).map_err(|e| MetricsError::Output(std::io::Error::other(e)))
 }
 
 /// Run `unmt score`, printing to stdout.
@@ -167,9 +170,10 @@ pub fn run(args: &ScoreArgs) -> Result<(), MetricsError> {
                 if paired && names[0] == name {
                     continue;
                 }
-                return Err(MetricsError::InvalidOption(format!(
-                    "{name:?} is given twice as a system"
-                )));
+                return Err(MetricsError::InvalidOption {
+                    option: "--input",
+                    reason: format!("{name:?} is given twice as a system"),
+                });
             }
             systems.push(read_lines(p)?);
             names.push(name);
@@ -213,9 +217,10 @@ pub fn run(args: &ScoreArgs) -> Result<(), MetricsError> {
 
     if args.sentence_level {
         if systems.len() > 1 || metrics.len() > 1 || paired || args.confidence {
-            return Err(MetricsError::InvalidOption(
-                "sentence-level mode takes one system, one metric and no statistical test".into(),
-            ));
+            return Err(MetricsError::InvalidOption {
+                option: "--sentence-level",
+                reason: "it takes one system, one metric and no statistical test".into(),
+            });
         }
         let m = &metrics[0];
         let sig = m.signature(nrefs).format(args.short);
@@ -239,9 +244,10 @@ pub fn run(args: &ScoreArgs) -> Result<(), MetricsError> {
         return single_system(args, &opts, &systems[0], &refs, seed, &mut out);
     }
     if paired && args.confidence {
-        return Err(MetricsError::InvalidOption(
-            "use either a paired test or --confidence".into(),
-        ));
+        return Err(MetricsError::InvalidOption {
+            option: "--confidence",
+            reason: "use either a paired test or --confidence".into(),
+        });
     }
     if !paired {
         // Plain multi-system table.

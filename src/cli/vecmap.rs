@@ -1,13 +1,15 @@
-//! `unmt vecmap`: command-line front end of [`super::map`], mirroring
+//! `unmt vecmap`: command-line front end of [`crate::embed::vecmap::map`], mirroring
 //! `map_embeddings.py (--identical | --supervised DICT) SRC TRG SRC_OUT TRG_OUT`.
 
 use std::path::PathBuf;
 
-use super::normalize::NormalizeAction;
-use super::params::{Direction, Side, VecmapParams};
-use super::{VecmapError, map};
+use super::values::serde_value;
 use crate::embed::bli::read_dictionary;
 use crate::embed::vec_format::{read_vec, write_vec};
+use crate::embed::vecmap::normalize::NormalizeAction;
+use crate::embed::vecmap::params::{Direction, Side, VecmapParams};
+use crate::embed::vecmap::{VecmapError, map};
+use crate::validate::Validate;
 
 /// Seed choice: exactly one of `--identical` / `--supervised DICT`.
 #[derive(Debug, Clone, clap::Args)]
@@ -42,7 +44,7 @@ pub struct VecmapArgs {
     #[arg(long)]
     pub max_words: Option<usize>,
     /// Normalisation actions, comma-separated (default unit,center,unit).
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', value_parser = serde_value::<NormalizeAction>)]
     pub normalize: Option<Vec<NormalizeAction>>,
     /// Whiten in the final mapping (default true).
     #[arg(long)]
@@ -51,9 +53,9 @@ pub struct VecmapArgs {
     pub src_reweight: Option<f64>,
     #[arg(long)]
     pub trg_reweight: Option<f64>,
-    #[arg(long)]
+    #[arg(long, value_parser = serde_value::<Side>)]
     pub src_dewhiten: Option<Side>,
-    #[arg(long)]
+    #[arg(long, value_parser = serde_value::<Side>)]
     pub trg_dewhiten: Option<Side>,
     /// Disable de-whitening on both sides (needed with `--whiten false`).
     #[arg(long)]
@@ -64,7 +66,7 @@ pub struct VecmapArgs {
     pub vocabulary_cutoff: Option<usize>,
     #[arg(long)]
     pub csls: Option<usize>,
-    #[arg(long)]
+    #[arg(long, value_parser = serde_value::<Direction>)]
     pub direction: Option<Direction>,
     #[arg(long)]
     pub threshold: Option<f64>,
@@ -103,9 +105,9 @@ impl VecmapArgs {
             None => VecmapParams::default(),
         };
         p.mode = if self.seed.supervised.is_some() {
-            super::Mode::Supervised
+            crate::embed::vecmap::Mode::Supervised
         } else {
-            super::Mode::Identical
+            crate::embed::vecmap::Mode::Identical
         };
         macro_rules! set {
             ($($f:ident),*) => { $( if let Some(v) = self.$f.clone() { p.$f = v; } )* };

@@ -4,11 +4,11 @@
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use super::apply::{BpeApplier, apply_file};
-use super::codes::Codes;
-use super::error::BpeError;
-use super::learn::{LearnParams, learn_bpe};
-use super::vocab::{Vocab, get_vocab};
+use crate::text::bpe::apply::{BpeApplier, apply_file};
+use crate::text::bpe::codes::Codes;
+use crate::text::bpe::error::BpeError;
+use crate::text::bpe::learn::{LearnParams, learn_bpe};
+use crate::text::bpe::vocab::{Vocab, get_vocab};
 
 /// Arguments of `unmt bpe`.
 #[derive(Debug, Clone, clap::Args)]
@@ -126,7 +126,7 @@ mod tests {
 
     fn run_args(args: &[&str]) -> Result<(), BpeError> {
         let cli = Cli::try_parse_from(std::iter::once("unmt").chain(args.iter().copied()))
-            .map_err(|e| BpeError::InvalidParams(e.to_string()))?;
+            .map_err(|e| crate::validate::InvalidParam::new("args", e.to_string()))?;
         run(&cli.bpe)
     }
 

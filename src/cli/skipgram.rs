@@ -4,11 +4,8 @@ use std::ffi::OsString;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::error::SkipgramError;
-use super::params::SkipgramParams;
-use super::subwords::ngram_rows;
-use super::train::train;
-use super::vocab::Vocab;
+use crate::embed::skipgram::{SkipgramError, SkipgramParams, Vocab, ngram_rows, train};
+use crate::validate::{InvalidParam, Validate};
 
 /// Arguments of `unmt skipgram` (flags named after fastText's; unset flags keep
 /// fastText's skip-gram defaults, see [`SkipgramParams`]).
@@ -129,10 +126,9 @@ pub fn run(args: &SkipgramArgs) -> Result<(), SkipgramError> {
         return print_subwords(&args.input, &params);
     }
     let Some(prefix) = args.output.as_deref() else {
-        return Err(SkipgramError::InvalidParam {
-            name: "output",
-            reason: "an output prefix is required".into(),
-        });
+        // clap requires `--output` unless `--print-subwords`; this is the library's check.
+        let missing = InvalidParam::new("output", "an output prefix is required");
+        return Err(missing.into());
     };
     let model = train(&args.input, &params, &|_, _| {})?;
     model.write_vec(&with_suffix(prefix, ".vec"))?;

@@ -1,0 +1,119 @@
+//! `explain` and `gc` as data: why one node (re)runs, and which results current plans
+//! still reach. The CLI only renders these.
+
+use std::collections::BTreeSet;
+
+use super::explain::{Change, Current, diff};
+use super::planner::{Action, InputState, Known, make, resolve_inputs};
+use crate::cache::{Cache, CacheError, NodeKey};
+use crate::graph::Graph;
+
+/// Why node `i` of a graph will or will not run.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Explanation {
+    /// Its result is in the cache.
+    UpToDate {
+        /// The key (absent only if the planner could not compute one).
+        key: Option<NodeKey>,
+    },
+    /// It cannot run.
+    Blocked {
+        /// Why.
+        reason: String,
+    },
+    /// Its inputs are known and its key is not in the cache.
+    Runs {
+        /// The new key.
+        key: NodeKey,
+        /// The last run under this node's name, if any, and what changed since.
+        last: Option<LastRun>,
+    },
+    /// It runs once upstream nodes have run.
+    Waits {
+        /// The planner's reason.
+        reason: String,
+        /// Upstream nodes that will run first: (node, reason).
+        upstream: Vec<(String, String)>,
+    },
+}
+
+/// The previous result of a node and how the current key material differs from it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LastRun {
+    /// Its key.
+    pub key: NodeKey,
+    /// Field-level differences; empty when the material is the same (the result was
+    /// removed from the cache).
+    pub changes: Vec<Change>,
+}
+
+/// Explains node `i` of `graph` against `cache`.
+pub fn explain(graph: &Graph, i: usize, cache: &Cache) -> Result<Explanation, CacheError> {
+    let (plan, known) = make(graph, cache, usize::MAX)?;
+    let entry = &plan.nodes[i];
+    Ok(match entry.action {
+        Action::Reuse => Explanation::UpToDate {
+            key: entry.key.clone(),
+        },
+        Action::Blocked => Explanation::Blocked {
+            reason: entry.reason.clone(),
+        },
+        Action::Run => match resolve_inputs(graph, i, cache, &known)? {
+            InputState::Ready(inputs) => {
+                let key = inputs.material.key();
+                let node = &graph.nodes[i];
+                let last = cache
+                    .get_ref(Some(&graph.scope), &node.name)
+                    .and_then(|k| cache.lookup(&k).ok().flatten())
+                    .map(|old| {
+                        let because = |label: &str| {
+                            let producer = label.rsplit_once('.').map_or(label, |(n, _)| n);
+                            plan.nodes
+                                .iter()
+                                .find(|x| x.node == producer && x.action == Action::Run)
+                                .map(|x| format!("{producer}: {}", x.reason))
+                        };
+                        let changes = diff(
+                            &old,
+                            &Current {
+                                node: &node.name,
+                                material: &inputs.material,
+                                params: &node.params.full,
+                                origins: &inputs.origins,
+                                because: &because,
+                            },
+                        );
+                        LastRun {
+                            key: old.key,
+                            changes,
+                        }
+                    });
+                Explanation::Runs { key, last }
+            }
+            _ => Explanation::Waits {
+                reason: entry.reason.clone(),
+                upstream: graph
+                    .parents(i)
+                    .into_iter()
+                    .filter(|&p| matches!(known[p], Known::Pending))
+                    .map(|p| (plan.nodes[p].node.clone(), plan.nodes[p].reason.clone()))
+                    .collect(),
+            },
+        },
+    })
+}
+
+/// The keys of every result that one of `graphs` reuses as planned now: what `gc` keeps.
+pub fn reachable(graphs: &[Graph], cache: &Cache) -> Result<BTreeSet<NodeKey>, CacheError> {
+    let mut keep = BTreeSet::new();
+    for graph in graphs {
+        let (plan, _) = make(graph, cache, usize::MAX)?;
+        keep.extend(
+            plan.nodes
+                .into_iter()
+                .filter(|n| n.action == Action::Reuse)
+                .filter_map(|n| n.key),
+        );
+    }
+    Ok(keep)
+}
