@@ -56,6 +56,7 @@ pub fn run(args: &BliArgs) -> Result<(), BliError> {
     if let Some(path) = &args.json {
         let text = serde_json::to_string_pretty(&r).unwrap_or_default();
         std::fs::write(path, text).map_err(|source| BliError::Io {
+            action: "write",
             path: path.clone(),
             source,
         })?;

@@ -31,8 +31,10 @@ use crate::validate::{InvalidParam, Validate};
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum BliError {
     /// A dictionary or output file could not be read / written.
-    #[error("failed to access `{path}`")]
+    #[error("failed to {action} `{path}`")]
     Io {
+        /// `read` or `write`.
+        action: &'static str,
         path: PathBuf,
         #[source]
         source: std::io::Error,
@@ -41,7 +43,7 @@ pub enum BliError {
     #[error("failed to decode `{path}` line {line}: invalid UTF-8")]
     Utf8 { path: PathBuf, line: usize },
     /// A dictionary line does not have exactly two fields.
-    #[error("failed to read `{path}` line {line}: expected `source target`, found {found} fields")]
+    #[error("failed to parse `{path}` line {line}: expected `source target`, found {found} fields")]
     Malformed {
         path: PathBuf,
         line: usize,
@@ -153,6 +155,7 @@ impl BliReport {
 /// Reads a `src tgt` dictionary (whitespace-separated, blank lines skipped).
 pub fn read_dictionary(path: &Path) -> Result<Vec<(String, String)>, BliError> {
     let file = std::fs::File::open(path).map_err(|source| BliError::Io {
+        action: "read",
         path: path.to_path_buf(),
         source,
     })?;
@@ -165,6 +168,7 @@ pub fn read_dictionary(path: &Path) -> Result<Vec<(String, String)>, BliError> {
         let n = reader
             .read_until(b'\n', &mut buf)
             .map_err(|source| BliError::Io {
+                action: "read",
                 path: path.to_path_buf(),
                 source,
             })?;

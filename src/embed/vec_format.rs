@@ -22,8 +22,10 @@ use rayon::prelude::*;
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum VecFormatError {
     /// The file could not be opened, read or written.
-    #[error("failed to access `{path}`")]
+    #[error("failed to {action} `{path}`")]
     Io {
+        /// `read` or `write`.
+        action: &'static str,
         path: PathBuf,
         #[source]
         source: std::io::Error,
@@ -32,11 +34,11 @@ pub enum VecFormatError {
     #[error("failed to decode `{path}` line {line}: invalid UTF-8")]
     Utf8 { path: PathBuf, line: usize },
     /// The header is not `count dim` with two non-negative integers (dim > 0).
-    #[error("failed to read `{path}` line 1: malformed header {header:?} (expected `count dim`)")]
+    #[error("failed to parse `{path}` line 1: malformed header {header:?} (expected `count dim`)")]
     Header { path: PathBuf, header: String },
     /// A vector line has the wrong number of fields.
     #[error(
-        "failed to read `{path}` line {line}: expected a word and {expected} floats, found {found} fields"
+        "failed to parse `{path}` line {line}: expected a word and {expected} floats, found {found} fields"
     )]
     FieldCount {
         path: PathBuf,
@@ -45,7 +47,7 @@ pub enum VecFormatError {
         found: usize,
     },
     /// A field is not a float.
-    #[error("failed to read `{path}` line {line}: bad float {field:?}")]
+    #[error("failed to parse `{path}` line {line}: bad float {field:?}")]
     BadFloat {
         path: PathBuf,
         line: usize,
@@ -53,7 +55,7 @@ pub enum VecFormatError {
     },
     /// The number of vector lines differs from the header's count.
     #[error(
-        "failed to read `{path}`: header announces {expected} vectors but the file has {found}"
+        "failed to parse `{path}`: header announces {expected} vectors but the file has {found}"
     )]
     CountMismatch {
         path: PathBuf,
@@ -130,6 +132,7 @@ impl Embeddings {
 /// count is then only checked to be at least the number of lines read.
 pub fn read_vec(path: &Path, max_words: Option<usize>) -> Result<Embeddings, VecFormatError> {
     let bytes = std::fs::read(path).map_err(|source| VecFormatError::Io {
+        action: "read",
         path: path.to_path_buf(),
         source,
     })?;
@@ -270,6 +273,7 @@ fn strip_zeros(s: &str) -> &str {
 /// floats separated by single spaces, no trailing space, LF line endings (vecmap's `write`).
 pub fn write_vec(path: &Path, emb: &Embeddings) -> Result<(), VecFormatError> {
     let io_err = |source| VecFormatError::Io {
+        action: "write",
         path: path.to_path_buf(),
         source,
     };
@@ -389,7 +393,7 @@ mod tests {
             other => panic!("{other:?}"),
         }
         let msg = parse("1 2\na 1 x\n").unwrap_err().to_string();
-        assert_eq!(msg, "failed to read `x.vec` line 2: bad float \"x\"");
+        assert_eq!(msg, "failed to parse `x.vec` line 2: bad float \"x\"");
     }
 
     #[test]

@@ -118,3 +118,16 @@ mod tests {
         assert_eq!(lines(&xz), want);
     }
 }
+
+#[cfg(test)]
+mod error_tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_input_names_the_file_and_shows_the_os_error_once() {
+        let e = open(Path::new("no/such/corpus.txt"))
+            .err()
+            .expect("missing file");
+        insta::assert_snapshot!(crate::stages::error_chain(&e), @"failed to open `no/such/corpus.txt`: No such file or directory (os error 2)");
+    }
+}

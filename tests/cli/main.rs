@@ -8,4 +8,5 @@ mod engine;
 mod failure;
 mod mlm;
 mod quickstart;
+mod stage_errors;
 mod stages;
