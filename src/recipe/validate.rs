@@ -595,6 +595,9 @@ fn check_axes(raw: &RawFile, nodes: &[NodeSpec], errors: &mut Vec<RecipeError>) 
             continue;
         };
         let Some(node) = nodes.iter().find(|n| n.name == node_name) else {
+            if raw.nodes.iter().any(|n| n.name.get_ref() == node_name) {
+                continue; // the node itself is invalid and has its own error
+            }
             errors.push(
                 RecipeError::at(
                     a.path.span(),

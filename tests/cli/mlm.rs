@@ -68,3 +68,79 @@ fn killed_mlm_resumes_from_its_last_epoch() {
     assert!(log.contains("resuming after epoch"), "{log}");
     assert_eq!(show["metrics"]["epochs"].as_f64(), Some(3.0), "{show}");
 }
+
+/// `unmt train-mlm` takes the stage's own parameter struct: `--params FILE` and `--set`.
+#[test]
+fn train_mlm_takes_the_stage_params() {
+    let env = Env::new();
+    env.write(
+        "r.toml",
+        &recipe().replace("[nodes.mlm]", "[nodes.unused_mlm]"),
+    );
+    let s = env.run("r.toml", &["--plan", "baseline"], 0);
+    assert!(s.failed.is_empty(), "{s:?}");
+    let output = |node: &str, name: &str| {
+        let rec: serde_json::Value =
+            serde_json::from_str(&stdout(&env.unmt(&["show", node, "--json"]))).expect("json");
+        format!("{}/out/{name}", rec["path"].as_str().expect("path"))
+    };
+    let (data, vocab) = (output("data", "data"), output("vocab", "vocab"));
+    env.write(
+        "p.toml",
+        "dim = 16\nn_layers = 1\nn_heads = 2\nbptt = 16\nbatch_size = 8\n",
+    );
+    let args = |extra: &[&str]| {
+        let mut a = vec![
+            "train-mlm",
+            "--train",
+            &data,
+            "--valid",
+            &data,
+            "--vocab",
+            &vocab,
+            "--out",
+            "o",
+            "--params",
+            "p.toml",
+            "--set",
+            "langs=[\"en\"]",
+        ];
+        a.extend_from_slice(extra);
+        a.into_iter().map(str::to_owned).collect::<Vec<_>>()
+    };
+    let run = |extra: &[&str]| {
+        let a = args(extra);
+        env.unmt(&a.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    let bad = run(&["--set", "n_heads=3"]);
+    assert_eq!(bad.status.code(), Some(2));
+    let text = crate::common::stderr(&bad);
+    assert!(
+        text.contains("invalid parameter `n_heads`: must divide dim (16), got 3"),
+        "{text}"
+    );
+    let unknown = run(&["--set", "dimm=3"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(
+        crate::common::stderr(&unknown).contains("dimm"),
+        "{}",
+        crate::common::stderr(&unknown)
+    );
+    let ok = run(&[
+        "--set",
+        "epoch_size=800",
+        "--set",
+        "max_epochs=1",
+        "--set",
+        "eval_batch=64",
+    ]);
+    assert_eq!(ok.status.code(), Some(0), "{}", crate::common::stderr(&ok));
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(env.path("o/config.json")).expect("config"))
+            .expect("json");
+    assert_eq!(
+        (config["dim"].as_u64(), config["n_layers"].as_u64()),
+        (Some(16), Some(1)),
+        "{config}"
+    );
+}
