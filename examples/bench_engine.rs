@@ -26,7 +26,6 @@ fn main() {
         .unwrap_or(1.0);
     let dir = PathBuf::from("target/bench-engine");
     std::fs::create_dir_all(&dir).expect("create bench dir");
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
     let per_file = (gb * 1e9 / FILES as f64) as u64;
     let files = make_inputs(&dir, per_file);
     let recipe = dir.join("bench.toml");
@@ -87,11 +86,9 @@ fn main() {
             assert!(out.status.success());
         }
     }
-    #[allow(clippy::cast_precision_loss)]
     let gbps = total as f64 / 1e9 / hash_s;
     println!("| measure | value | target |");
     println!("| --- | --- | --- |");
-    #[allow(clippy::cast_precision_loss)]
     let size = total as f64 / 1e9;
     println!(
         "| first hash of {size:.2} GB in {FILES} files (cold memo) | {gbps:.2} GB/s ({hash_s:.2} s) | >= 1 GB/s |"

@@ -186,7 +186,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let norm = global_grad_norm(&model, &grads);
         if step == 0 {
             prefixed("g0.", named_gradients(&model, &grads), &mut out);
-            #[allow(clippy::cast_possible_truncation)]
             let norm32 = norm as f32;
             out.insert(
                 "grad_norm0".into(),

@@ -44,7 +44,6 @@ pub fn run(cache_dir: &Path, recipes: Vec<PathBuf>, dry_run: bool) -> Result<i32
 }
 
 fn human_bytes(b: u64) -> String {
-    #[allow(clippy::cast_precision_loss)]
     let f = b as f64;
     match b {
         0..1024 => format!("{b} B"),

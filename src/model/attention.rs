@@ -138,7 +138,6 @@ impl<B: Backend> MultiHeadAttention<B> {
         let [bs, q_len, dim] = query.dims();
         let heads = self.n_heads;
         let k_len = kv.len();
-        #[allow(clippy::cast_precision_loss)]
         let scale = 1.0 / ((dim / heads) as f64).sqrt();
         let q = self
             .split_heads(self.q_lin.forward(query))
@@ -153,7 +152,6 @@ impl<B: Backend> MultiHeadAttention<B> {
         // Burn's `tril_mask(shape, o)` is `true` outside the lower triangle, i.e. `j > i + o`
         // (`triu_mask` is the opposite: `true` *below* the band, which would hide the past).
         if let Some(offset) = causal_offset.filter(|&o| o + 1 < k_len) {
-            #[allow(clippy::cast_possible_wrap)]
             let future =
                 Tensor::<B, 2, Bool>::tril_mask([q_len, k_len], offset as i64, &scores.device())
                     .reshape([1, 1, q_len, k_len])

@@ -56,7 +56,6 @@ impl TransformerConfig {
     }
 
     fn init_with<B: Backend>(&self, decoder: bool, device: &B::Device) -> Transformer<B> {
-        #[allow(clippy::cast_precision_loss)]
         let std = (self.dim as f64).powf(-0.5);
         let embedding = |n: usize| {
             EmbeddingConfig::new(n, self.dim)
@@ -105,7 +104,6 @@ impl<B: Backend> Transformer<B> {
     fn embed_from(&self, batch: &Batch<B>, first: usize) -> Tensor<B, 3> {
         let [bs, len] = batch.tokens.dims();
         let device = batch.tokens.device();
-        #[allow(clippy::cast_possible_wrap)]
         let positions = Tensor::<B, 1, Int>::arange(first as i64..(first + len) as i64, &device)
             .reshape([1, len])
             .expand([bs, len]);

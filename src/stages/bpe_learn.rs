@@ -33,7 +33,6 @@ impl Stage for BpeLearnStage {
         };
         let out = ctx.output("codes");
         codes.write(&out)?;
-        #[allow(clippy::cast_precision_loss)]
         ctx.metric("merges", codes.merges.len() as f64);
         if codes.merges.len() < p.merges {
             ctx.log(format!(

@@ -32,7 +32,6 @@ pub struct StageCtx<'a> {
 
 impl<'a> StageCtx<'a> {
     /// Builds a context. `out_dir` and `checkpoint_dir` must exist.
-    #[allow(clippy::too_many_arguments)]
     pub fn new(
         node: &'a str,
         inputs: &'a BTreeMap<String, Vec<PathBuf>>,

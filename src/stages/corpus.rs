@@ -186,7 +186,6 @@ impl Stage for CorpusStage {
             ("valid", counts[1]),
             ("test", counts[2]),
         ] {
-            #[allow(clippy::cast_precision_loss)]
             ctx.metric(name, v as f64);
         }
         Ok(())

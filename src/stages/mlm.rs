@@ -97,7 +97,6 @@ impl Stage for MlmStage {
             ctx.metric(&format!("valid_{}_mlm_acc", s.lang), s.acc);
         }
         ctx.metric("valid_mlm_ppl", best.valid_mlm_ppl);
-        #[allow(clippy::cast_precision_loss)]
         {
             ctx.metric("best_epoch", summary.best_epoch as f64);
             ctx.metric("epochs", summary.history.len() as f64);

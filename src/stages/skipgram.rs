@@ -38,7 +38,6 @@ impl Stage for SkipgramStage {
         model.write_safetensors(&ctx.output("vectors"))?;
         let stats = model.stats();
         ctx.log(format!("{stats:?}"));
-        #[allow(clippy::cast_precision_loss)]
         ctx.metric("words", model.words().len() as f64);
         Ok(())
     }

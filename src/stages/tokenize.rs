@@ -33,7 +33,6 @@ impl Stage for TokenizeStage {
             let progress = ctx.progress_fn();
             moses::tokenize_file(&input, &out, &pipeline, &progress)?
         };
-        #[allow(clippy::cast_precision_loss)]
         ctx.metric("lines", stats.lines as f64);
         Ok(())
     }
@@ -83,7 +82,6 @@ impl Stage for DetokenizeStage {
             let progress = ctx.progress_fn();
             moses::detokenize_file(&input, &out, &detok, &progress)?
         };
-        #[allow(clippy::cast_precision_loss)]
         ctx.metric("lines", stats.lines as f64);
         Ok(())
     }

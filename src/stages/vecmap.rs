@@ -61,7 +61,6 @@ impl Stage for VecmapStage {
         write_json(&path, s)?;
         let sample = s.seed_preview(20);
         ctx.log(format!("seed: {} pairs, e.g. {}", s.seed_size, sample));
-        #[allow(clippy::cast_precision_loss)]
         {
             ctx.metric("iterations", s.iterations as f64);
             ctx.metric("objective", s.objective);

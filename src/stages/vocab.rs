@@ -63,7 +63,6 @@ impl Stage for VocabStage {
         vocab.write(&ctx.output("vocab"))?;
         let path = ctx.output("new_entries");
         std::fs::write(&path, format!("{new}\n")).map_err(|e| StageError::io("write", &path, e))?;
-        #[allow(clippy::cast_precision_loss)]
         {
             ctx.metric("entries", vocab.len() as f64);
             ctx.metric("new_entries", new as f64);

@@ -26,9 +26,7 @@ pub struct AlignedRows {
 impl AlignedRows {
     /// Fraction of dictionary entries initialised from the vectors.
     pub fn coverage(&self) -> f64 {
-        #[allow(clippy::cast_precision_loss)]
-        let c = self.rows.len() as f64 / self.total.max(1) as f64;
-        c
+        self.rows.len() as f64 / self.total.max(1) as f64
     }
 }
 
@@ -49,7 +47,6 @@ pub fn aligned_rows(
     let index = vectors.word_index();
     let rows = (0..dico.len())
         .filter_map(|id| {
-            #[allow(clippy::cast_possible_truncation)]
             let word = dico.word(id as u32)?;
             index.get(word).map(|&r| (id, vectors.row(r).to_vec()))
         })

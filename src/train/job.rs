@@ -423,20 +423,17 @@ pub fn run(
     };
     let init_coverage = aligned.as_ref().map(AlignedRows::coverage);
     let sample_scores = (p.sample_alpha > 0.0).then(|| {
-        #[allow(clippy::cast_possible_truncation)]
         (0..dico.len())
             .map(|id| {
                 let c = dico.count(id as u32).unwrap_or(0);
                 if c == 0 || id == PAD_INDEX as usize {
                     0.0
                 } else {
-                    #[allow(clippy::cast_precision_loss)]
                     (c as f64).powf(-p.sample_alpha)
                 }
             })
             .collect()
     });
-    #[allow(clippy::cast_possible_truncation)]
     let settings = MlmSettings {
         bptt: p.bptt,
         batch_size: p.batch_size,
@@ -539,7 +536,6 @@ pub fn export_embeddings(model: &Path, dico: &Dictionary, out: &Path) -> Result<
             tensor: "embeddings.weight",
         })?;
     let dim = emb.shape[1];
-    #[allow(clippy::cast_possible_truncation)]
     let words: Vec<String> = (0..emb.shape[0])
         .map(|id| dico.word(id as u32).unwrap_or("<unk>").to_owned())
         .collect();

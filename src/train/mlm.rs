@@ -257,7 +257,7 @@ fn derive(seed: u64, kind: u64, a: u64, b: u64) -> u64 {
 /// Trains (or resumes) a masked LM. `fingerprint` identifies the run's settings; a checkpoint
 /// with another fingerprint is an error rather than silently mixed in. `stop_after_epochs`
 /// ends the call early without marking the run finished (tests use it to simulate a crash).
-#[allow(clippy::too_many_arguments, clippy::too_many_lines)]
+#[expect(clippy::too_many_arguments, reason = "moves onto the training scaffold (issue 12)")]
 pub fn train<B: AutodiffBackend>(
     settings: &MlmSettings,
     langs: &[Language],
@@ -373,7 +373,6 @@ pub fn train<B: AutodiffBackend>(
                 loss_sum += f64::from(loss_value);
                 n_updates += 1;
                 n_sentences += bs as u64;
-                #[allow(clippy::cast_precision_loss)]
                 on_event(TrainEvent::Progress {
                     done: n_sentences.min(settings.epoch_size),
                     total: settings.epoch_size,
@@ -384,7 +383,6 @@ pub fn train<B: AutodiffBackend>(
             }
         }
         let seconds = started.elapsed().as_secs_f64().max(1e-9);
-        #[allow(clippy::cast_precision_loss)]
         let tokens_per_s = (n_updates as usize * bs * bptt) as f64 / seconds;
         let inference = model.valid();
         let valid: Vec<LangScore> = langs
@@ -392,9 +390,7 @@ pub fn train<B: AutodiffBackend>(
             .enumerate()
             .map(|(li, l)| evaluate(&inference, l, li, n_langs, settings, device))
             .collect();
-        #[allow(clippy::cast_precision_loss)]
         let valid_mlm_ppl = valid.iter().map(|s| s.ppl).sum::<f64>() / valid.len() as f64;
-        #[allow(clippy::cast_precision_loss)]
         let report = EpochReport {
             epoch,
             steps: state.steps,
@@ -484,7 +480,6 @@ fn forward_targets<B: Backend>(
 ) -> (Tensor<B, 2>, Tensor<B, 1, Int>) {
     let ids: Vec<i64> = masked.input.iter().map(|&t| i64::from(t)).collect();
     let tokens = Tensor::<B, 2, Int>::from_data(TensorData::new(ids, [bs, len]), device);
-    #[allow(clippy::cast_possible_wrap)]
     let langs = (n_langs > 1).then(|| Tensor::<B, 2, Int>::full([bs, len], lang as i64, device));
     let batch = Batch {
         tokens,
@@ -493,7 +488,6 @@ fn forward_targets<B: Backend>(
     };
     let hidden = model.forward(&batch, false, None);
     let dim = hidden.dims()[2];
-    #[allow(clippy::cast_possible_wrap)]
     let pos: Vec<i64> = masked.positions.iter().map(|&p| p as i64).collect();
     let n = pos.len();
     let pos = Tensor::<B, 1, Int>::from_data(TensorData::new(pos, [n]), device);
@@ -555,7 +549,6 @@ pub fn evaluate<B: Backend>(
         n_targets += t;
         n_correct += usize::try_from(correct).unwrap_or(0);
     }
-    #[allow(clippy::cast_precision_loss)]
     let (ppl, acc) = if n_targets == 0 {
         (1e9, 0.0)
     } else {

@@ -72,7 +72,6 @@ impl<B: Backend> Adam<B> {
         M: AutodiffModule<AB>,
     {
         self.step += 1;
-        #[allow(clippy::cast_possible_truncation, clippy::cast_possible_wrap)]
         let t = self.step as i32;
         let c = self.config;
         let bias1 = 1.0 - c.beta1.powi(t);
