@@ -174,7 +174,10 @@ pub fn execute(
     Ok(summary)
 }
 
-#[expect(clippy::too_many_arguments, reason = "one call site, the scheduler loop; a struct would only rename them")]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one call site, the scheduler loop; a struct would only rename them"
+)]
 fn finish(
     graph: &Graph,
     cache: &Cache,

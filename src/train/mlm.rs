@@ -257,7 +257,10 @@ fn derive(seed: u64, kind: u64, a: u64, b: u64) -> u64 {
 /// Trains (or resumes) a masked LM. `fingerprint` identifies the run's settings; a checkpoint
 /// with another fingerprint is an error rather than silently mixed in. `stop_after_epochs`
 /// ends the call early without marking the run finished (tests use it to simulate a crash).
-#[expect(clippy::too_many_arguments, reason = "moves onto the training scaffold (issue 12)")]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "moves onto the training scaffold (issue 12)"
+)]
 pub fn train<B: AutodiffBackend>(
     settings: &MlmSettings,
     langs: &[Language],
