@@ -8,7 +8,7 @@ use super::error::{IoContext, StageError, write_json};
 use super::params::{InvalidParam, Validate};
 use super::signature::{Arity, Signature};
 use super::stage::Stage;
-use crate::metrics::{self, BleuParams, ChrfParams, MetricName, ScoreOptions};
+use crate::metrics::{self, BleuParams, ChrfParams, MetricName, MetricsError, ScoreOptions};
 use crate::text::bpe::undo_bpe;
 use crate::text::moses::{MosesDetokenizer, MosesParams};
 
@@ -108,7 +108,24 @@ impl Stage for ScoreStage {
         }
         let hyp = ctx.output("hypothesis");
         std::fs::write(&hyp, &scored).ctx("write", &hyp)?;
-        let report = metrics::score_files(&hyp, &refs, &p.options())?;
+        // Errors about the hypothesis name the node's input, not the processed copy.
+        let report = metrics::score_files(&hyp, &refs, &p.options()).map_err(|e| match e {
+            MetricsError::LineCountMismatch {
+                hyp_lines,
+                reference,
+                ref_lines,
+                ..
+            } => MetricsError::LineCountMismatch {
+                hyp: hyp_in.clone(),
+                hyp_lines,
+                reference,
+                ref_lines,
+            },
+            MetricsError::EmptyFile { path } if path == hyp => MetricsError::EmptyFile {
+                path: hyp_in.clone(),
+            },
+            other => other,
+        })?;
         let out = ctx.output("report");
         write_json(&out, &report)?;
         for (name, value) in report.headline() {

@@ -3,11 +3,62 @@
 
 use crate::common::{Env, stderr, stdout};
 
+/// One failing node per stage kind, each on a small external file.
 const BAD_INPUTS: &str = r#"[files]
 bad_text = "bad.txt"
 bad_vec = "bad.vec"
 good_vec = "good.vec"
 bad_dict = "dict.txt"
+short = "short.txt"
+bad_codes = "codes.txt"
+bad_vocab = "vocab.txt"
+good_vocab = "good_vocab.txt"
+hyp = "hyp.txt"
+
+[nodes.corpus_too_short]
+stage = "corpus"
+inputs = { text = "files.short" }
+params = { valid = 5, test = 5 }
+
+[nodes.command_exits_1]
+stage = "command"
+inputs = { text = "files.short" }
+params = { run = ["sh", "-c", "echo 'no such column' >&2; exit 3", "{in.text}"], stdout = "out" }
+
+[nodes.detokenize_invalid_utf8]
+stage = "detokenize"
+inputs = { text = "files.bad_text" }
+
+[nodes.bpe_learn_invalid_utf8]
+stage = "bpe_learn"
+inputs = { corpora = ["files.bad_text"] }
+params = { merges = 10 }
+
+[nodes.bpe_apply_bad_codes]
+stage = "bpe_apply"
+inputs = { text = "files.short", codes = "files.bad_codes" }
+
+[nodes.vocab_invalid_utf8]
+stage = "vocab"
+inputs = { text = ["files.bad_text"] }
+
+[nodes.binarize_bad_vocab]
+stage = "binarize"
+inputs = { text = "files.short", vocab = "files.bad_vocab" }
+
+[nodes.skipgram_empty_vocabulary]
+stage = "skipgram"
+inputs = { text = ["files.short"] }
+params = { min_count = 1000, dim = 8 }
+
+[nodes.mlm_vectors_of_another_dim]
+stage = "mlm"
+inputs = { train = ["files.short"], valid = ["files.short"], vocab = "files.good_vocab", vectors = "files.good_vec" }
+params = { langs = ["en"], init = "aligned", dim = 16, n_heads = 2, n_layers = 1 }
+
+[nodes.score_line_counts_differ]
+stage = "score"
+inputs = { hyp = "files.hyp", refs = "files.short" }
 
 [nodes.tokenize_invalid_utf8]
 stage = "tokenize"
@@ -28,7 +79,12 @@ fn env_with_bad_inputs() -> Env {
     env.write("r.toml", BAD_INPUTS)
         .write("bad.vec", "2 3\na 1 2 3\nb 1 x 3\n")
         .write("good.vec", "2 3\na 1 2 3\nb 1 2 3\n")
-        .write("dict.txt", "a b\nc d e\n");
+        .write("dict.txt", "a b\nc d e\n")
+        .write("short.txt", "one line\ntwo line\n")
+        .write("codes.txt", "o n 3\nl i\n")
+        .write("vocab.txt", "one 2\nline two\n")
+        .write("good_vocab.txt", "line 2\none 1\ntwo 1\n")
+        .write("hyp.txt", "one line\n");
     std::fs::write(env.path("bad.txt"), b"ok line\nbad \xff line\n").expect("write");
     env
 }
