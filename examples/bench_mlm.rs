@@ -32,8 +32,9 @@ use burn::tensor::backend::AutodiffBackend;
 use unmt::backend::{Cpu, DeviceSpec};
 use unmt::model::TransformerConfig;
 use unmt::train::masking::MaskConfig;
-use unmt::train::mlm::{Language, MlmSettings, ModelInit, TrainEvent, train};
+use unmt::train::mlm::{Language, MlmSettings, ModelInit, train};
 use unmt::train::optim::AdamConfig;
+use unmt::train::scaffold::{RunFiles, TrainEvent};
 use unmt::train::stream::Stream;
 
 struct Case {
@@ -254,15 +255,18 @@ fn run_unmt<B: AutodiffBackend>(c: &Case, device: &B::Device) -> Measured {
         aligned: None,
     };
     let dir = tempfile::tempdir().expect("tempdir");
+    let files = RunFiles {
+        dir: dir.path(),
+        fingerprint: "bench",
+        stop_after_epochs: None,
+    };
     let out = train::<B>(
         &settings,
         &langs,
         &init,
-        dir.path(),
-        "bench",
+        &files,
         device,
-        None,
-        &mut |_: TrainEvent<'_>| {},
+        &mut |_: TrainEvent| {},
     )
     .expect("training");
     let r = &out.history[0];

@@ -8,7 +8,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::error::Error;
 use crate::stages::{ParamsArgError, params_from_args};
 use crate::train::job::{self, MlmInputs, MlmOutputs, MlmParams};
-use crate::train::mlm::TrainEvent;
+use crate::train::report::{Reporter, TrainSink};
 
 /// Arguments of `unmt train-mlm`: the files, and the `mlm` stage's own parameters
 /// (unset ones take its documented defaults, the paper's; `unmt stages` lists them).
@@ -72,33 +72,11 @@ pub fn run(args: &TrainMlmArgs) -> Result<(), Error> {
         embeddings: out.join("embeddings.vec"),
         history: out.join("history.json"),
     };
-    let bar = ProgressBar::new(0);
-    bar.set_style(
-        ProgressStyle::with_template(
-            "epoch {prefix} {wide_bar} {pos}/{len} sentences  {msg}  ETA {eta}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    let mut epoch = 1;
-    let summary = job::run(&params, &inputs, &outputs, &ckpt, &mut |e| match e {
-        TrainEvent::Log(line) => bar.suspend(|| eprintln!("{line}")),
-        TrainEvent::Progress {
-            done,
-            total,
-            loss,
-            tokens_per_s,
-        } => {
-            bar.set_prefix(epoch.to_string());
-            bar.set_length(total);
-            bar.set_position(done);
-            bar.set_message(crate::train::mlm::status_line(loss, tokens_per_s));
-        }
-        TrainEvent::Epoch(r) => {
-            epoch = r.epoch + 1;
-            bar.reset();
-        }
+    let mut reporter = Reporter::new(EpochBar::new());
+    let summary = job::run(&params, &inputs, &outputs, &ckpt, &mut |e| {
+        reporter.event(e)
     })?;
-    bar.finish_and_clear();
+    reporter.into_sink().0.finish_and_clear();
     println!(
         "best epoch {} of {}; outputs in {}",
         summary.best_epoch,
@@ -106,4 +84,35 @@ pub fn run(args: &TrainMlmArgs) -> Result<(), Error> {
         out.display()
     );
     Ok(())
+}
+
+/// Training events on an indicatif bar per epoch; log lines above it.
+pub(super) struct EpochBar(pub(super) ProgressBar);
+
+impl EpochBar {
+    pub(super) fn new() -> Self {
+        let bar = ProgressBar::new(0);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "epoch {prefix} {wide_bar} {pos}/{len} sentences  {msg}  ETA {eta}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        Self(bar)
+    }
+}
+
+impl TrainSink for EpochBar {
+    fn log(&mut self, line: &str) {
+        self.0.suspend(|| eprintln!("{line}"));
+    }
+    fn progress(&mut self, epoch: usize, done: u64, total: u64, status: &str) {
+        self.0.set_prefix(epoch.to_string());
+        self.0.set_length(total);
+        self.0.set_position(done);
+        self.0.set_message(status.to_owned());
+    }
+    fn epoch_done(&mut self, _epoch: usize) {
+        self.0.reset();
+    }
 }

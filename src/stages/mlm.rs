@@ -6,7 +6,7 @@ use super::signature::{Arity, Signature};
 use super::stage::Stage;
 use crate::backend::DeviceSpec;
 use crate::train::job::{self, Init, MlmInputs, MlmOutputs, MlmParams};
-use crate::train::mlm::{TrainEvent, status_line};
+use crate::train::report::{Reporter, TrainSink};
 
 /// The `mlm` stage.
 ///
@@ -71,18 +71,9 @@ impl Stage for MlmStage {
             .build()
             .map_err(|source| StageError::ThreadPool { threads, source })?;
         let summary = pool.install(|| {
-            job::run(p, &inputs, &outputs, &checkpoint_dir, &mut |e| match e {
-                TrainEvent::Log(line) => ctx.log(line),
-                TrainEvent::Progress {
-                    done,
-                    total,
-                    loss,
-                    tokens_per_s,
-                } => {
-                    ctx.progress(done, total);
-                    ctx.status(&status_line(loss, tokens_per_s));
-                }
-                TrainEvent::Epoch(_) => {}
+            let mut reporter = Reporter::new(NodeSink(ctx));
+            job::run(p, &inputs, &outputs, &checkpoint_dir, &mut |e| {
+                reporter.event(e);
             })
         })?;
         let Some(best) = summary
@@ -92,11 +83,11 @@ impl Stage for MlmStage {
         else {
             return Err(StageError::NoEpoch);
         };
-        for s in &best.valid {
+        for s in &best.valid.langs {
             ctx.metric(&format!("valid_{}_mlm_ppl", s.lang), s.ppl);
             ctx.metric(&format!("valid_{}_mlm_acc", s.lang), s.acc);
         }
-        ctx.metric("valid_mlm_ppl", best.valid_mlm_ppl);
+        ctx.metric("valid_mlm_ppl", best.valid.valid_mlm_ppl);
         {
             ctx.metric("best_epoch", summary.best_epoch as f64);
             ctx.metric("epochs", summary.history.len() as f64);
@@ -114,4 +105,18 @@ impl Stage for MlmStage {
         }
         Ok(())
     }
+}
+
+/// Training events on the node's progress bar, status line and log.
+struct NodeSink<'c, 'a>(&'c mut StageCtx<'a>);
+
+impl TrainSink for NodeSink<'_, '_> {
+    fn log(&mut self, line: &str) {
+        self.0.log(line);
+    }
+    fn progress(&mut self, _epoch: usize, done: u64, total: u64, status: &str) {
+        self.0.progress(done, total);
+        self.0.status(status);
+    }
+    fn epoch_done(&mut self, _epoch: usize) {}
 }

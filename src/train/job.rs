@@ -8,13 +8,15 @@
 
 use std::path::{Path, PathBuf};
 
-use burn::backend::Autodiff;
+use burn::tensor::backend::AutodiffBackend;
 use serde::{Deserialize, Serialize};
 
+use super::device::{NoCuda, OnDevice, dispatch};
 use super::init::{AlignedRows, aligned_rows};
 use super::masking::MaskConfig;
-use super::mlm::{self, EpochReport, Language, MlmError, MlmSettings, ModelInit, TrainEvent};
+use super::mlm::{self, EpochReport, Language, MlmSettings, MlmValid, ModelInit};
 use super::optim::AdamConfig;
+use super::scaffold::{Outcome, RunFiles, TrainError, TrainEvent};
 use super::stream::Stream;
 use crate::backend::DeviceSpec;
 use crate::embed::vec_format::{Embeddings, VecFormatError, read_vec, write_vec};
@@ -255,7 +257,7 @@ pub enum JobError {
     /// Training failed.
     #[error(transparent)]
     #[diagnostic(transparent)]
-    Train(#[from] MlmError),
+    Train(#[from] TrainError),
     /// A parameter is out of range.
     #[error(transparent)]
     Params(#[from] InvalidParam),
@@ -313,13 +315,9 @@ pub enum JobError {
         reason: String,
     },
     /// `device = "cuda:N"` in a build without CUDA.
-    #[error(
-        "failed to use device `{device}`: this build has no CUDA backend (rebuild with `--features cuda`)"
-    )]
-    NoCuda {
-        /// The requested device.
-        device: DeviceSpec,
-    },
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    NoCuda(#[from] NoCuda),
     /// A model file lacks a tensor.
     #[error("failed to export embeddings from `{path}`: no tensor `{tensor}`")]
     MissingTensor {
@@ -370,7 +368,7 @@ pub fn run(
     inputs: &MlmInputs,
     outputs: &MlmOutputs,
     checkpoint_dir: &Path,
-    on_event: &mut dyn FnMut(TrainEvent<'_>),
+    on_event: &mut dyn FnMut(TrainEvent),
 ) -> Result<MlmSummary, JobError> {
     p.validate()?;
     let n = p.langs.len();
@@ -478,31 +476,38 @@ pub fn run(
         }
         h.finalize().to_hex().to_string()
     };
-    let outcome = match p.device {
-        DeviceSpec::Cpu => mlm::train::<Autodiff<crate::backend::Cpu>>(
-            &settings,
-            &langs,
-            &init,
-            checkpoint_dir,
-            &fingerprint,
-            &Default::default(),
-            None,
-            on_event,
-        )?,
-        #[cfg(feature = "cuda")]
-        DeviceSpec::Cuda(i) => mlm::train::<Autodiff<crate::backend::Cuda>>(
-            &settings,
-            &langs,
-            &init,
-            checkpoint_dir,
-            &fingerprint,
-            &burn::backend::cuda::CudaDevice::new(i),
-            None,
-            on_event,
-        )?,
-        #[cfg(not(feature = "cuda"))]
-        device @ DeviceSpec::Cuda(_) => return Err(JobError::NoCuda { device }),
+    struct Train<'a> {
+        settings: &'a MlmSettings,
+        langs: &'a [Language],
+        init: &'a ModelInit,
+        files: RunFiles<'a>,
+        on_event: &'a mut dyn FnMut(TrainEvent),
+    }
+    impl OnDevice for Train<'_> {
+        type Output = Result<Outcome<MlmValid>, TrainError>;
+        fn run<B: AutodiffBackend>(self, device: &B::Device) -> Self::Output {
+            mlm::train::<B>(
+                self.settings,
+                self.langs,
+                self.init,
+                &self.files,
+                device,
+                self.on_event,
+            )
+        }
+    }
+    let work = Train {
+        settings: &settings,
+        langs: &langs,
+        init: &init,
+        files: RunFiles {
+            dir: checkpoint_dir,
+            fingerprint: &fingerprint,
+            stop_after_epochs: None,
+        },
+        on_event,
     };
+    let outcome = dispatch(p.device, work)??;
 
     let out_err = |path: &Path| {
         let path = path.to_path_buf();

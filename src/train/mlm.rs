@@ -16,12 +16,9 @@
 //! lock because Burn's generator is global. A resumed run therefore equals an uninterrupted one.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Mutex;
-use std::time::Instant;
 
-use burn::module::AutodiffModule;
-use burn::optim::GradientsParams;
 use burn::tensor::activation::log_softmax;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{ElementConversion, Int, Tensor, TensorData};
@@ -32,44 +29,18 @@ use serde::{Deserialize, Serialize};
 
 use super::init::{AlignedRows, overwrite_embedding_rows};
 use super::masking::{MaskConfig, Masked, mask_eval, mask_train};
-use super::optim::{Adam, AdamConfig, clip_coefficient, global_grad_norm};
+use super::optim::AdamConfig;
+use super::scaffold::{
+    self, Counters, Criterion, Direction, LrSchedule, Objective, Outcome, RunFiles,
+    ScaffoldSettings, TrainError, TrainEvent, Updater,
+};
 use super::stream::{ChunkOrder, Stream};
 use crate::model::checkpoint::{self, CheckpointError};
 use crate::model::{Batch, Transformer, TransformerConfig};
 
-/// Version of the checkpoint state layout (`state.json`).
-const STATE_FORMAT: u32 = 1;
-
 /// Burn's random generator is process-global: whoever seeds it and then draws dropout masks
 /// must not interleave with another training in the same process.
-static BACKEND_RNG: Mutex<()> = Mutex::new(());
-
-/// Errors of MLM training. Messages follow the crate convention (ARCHITECTURE.md, "Errors").
-#[derive(Debug, thiserror::Error, miette::Diagnostic)]
-pub enum MlmError {
-    /// A checkpoint could not be read or written.
-    #[error(transparent)]
-    Checkpoint(#[from] CheckpointError),
-    /// The checkpoint directory holds state that does not belong to this run.
-    #[error("failed to resume from `{path}`: {reason}")]
-    Resume {
-        /// `state.json`.
-        path: PathBuf,
-        /// What does not match.
-        reason: String,
-    },
-    /// No language to train on.
-    #[error("failed to train the masked LM: no languages given")]
-    NoLanguages,
-    /// The loss is not finite.
-    #[error("failed to train the masked LM: the loss became {loss} at update {step} (lower `lr`?)")]
-    Diverged {
-        /// The loss value.
-        loss: f32,
-        /// The update.
-        step: u64,
-    },
-}
+pub(crate) static BACKEND_RNG: Mutex<()> = Mutex::new(());
 
 /// Training settings (the stage's parameters after validation).
 #[derive(Debug, Clone)]
@@ -122,77 +93,23 @@ pub struct LangScore {
     pub n_targets: usize,
 }
 
-/// What one epoch did.
+/// Validation of every language after an epoch (XLM `evaluate_mlm`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct EpochReport {
-    /// 1-based epoch.
-    pub epoch: usize,
-    /// Optimizer updates so far.
-    pub steps: u64,
-    /// Mean training loss of the epoch's updates.
-    pub train_loss: f64,
-    /// Training tokens (positions fed) per second in this epoch.
-    pub tokens_per_s: f64,
-    /// Per-language validation.
-    pub valid: Vec<LangScore>,
-    /// Mean of the per-language perplexities (XLM `valid_mlm_ppl`).
+pub struct MlmValid {
+    /// Per-language figures.
+    pub langs: Vec<LangScore>,
+    /// Mean of the per-language perplexities (XLM `valid_mlm_ppl`, the stopping criterion).
     pub valid_mlm_ppl: f64,
 }
 
-/// Counters and bookkeeping checkpointed with the weights.
+/// One epoch of MLM training.
+pub type EpochReport = scaffold::EpochReport<MlmValid>;
+
+/// Where each language's training stream is: chunk order and passes.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct TrainState {
-    format: u32,
-    fingerprint: String,
-    epochs_done: usize,
-    steps: u64,
-    iterations: u64,
+pub struct MlmCursor {
     orders: Vec<ChunkOrder>,
     passes: Vec<u64>,
-    best_ppl: Option<f64>,
-    best_epoch: usize,
-    decrease_counts: usize,
-    history: Vec<EpochReport>,
-    finished: bool,
-}
-
-/// What a training run leaves behind (files in the checkpoint directory).
-#[derive(Debug, Clone)]
-pub struct Outcome {
-    /// Best model (lowest validation perplexity).
-    pub best: PathBuf,
-    /// Model after the last epoch.
-    pub last: PathBuf,
-    /// Per-epoch reports.
-    pub history: Vec<EpochReport>,
-    /// Epoch of the best model.
-    pub best_epoch: usize,
-    /// Whether this call resumed from a checkpoint.
-    pub resumed_from_epoch: usize,
-}
-
-/// Notifications for logs and progress bars.
-pub enum TrainEvent<'a> {
-    /// A line for the log.
-    Log(String),
-    /// Sentences done in the current epoch, out of `epoch_size`.
-    Progress {
-        /// Done.
-        done: u64,
-        /// Total.
-        total: u64,
-        /// Mean training loss of the epoch so far.
-        loss: f64,
-        /// Training tokens per second in the epoch so far.
-        tokens_per_s: f64,
-    },
-    /// An epoch finished.
-    Epoch(&'a EpochReport),
-}
-
-/// The one-line training status shown beside progress bars.
-pub fn status_line(loss: f64, tokens_per_s: f64) -> String {
-    format!("loss {loss:.3}  {tokens_per_s:.0} tokens/s")
 }
 
 /// The model to start from.
@@ -202,22 +119,6 @@ pub struct ModelInit {
     pub config: TransformerConfig,
     /// Rows to take from aligned vectors (`init = "aligned"`).
     pub aligned: Option<AlignedRows>,
-}
-
-/// Where checkpoints live: `state.json`, `model.eN.safetensors`, `optim.eN.safetensors`,
-/// `best.safetensors`.
-fn state_path(dir: &Path) -> PathBuf {
-    dir.join("state.json")
-}
-fn model_path(dir: &Path, epoch: usize) -> PathBuf {
-    dir.join(format!("model.e{epoch}.safetensors"))
-}
-fn optim_path(dir: &Path, epoch: usize) -> PathBuf {
-    dir.join(format!("optim.e{epoch}.safetensors"))
-}
-/// The best model's file in a checkpoint directory.
-pub fn best_path(dir: &Path) -> PathBuf {
-    dir.join("best.safetensors")
 }
 
 /// Builds the initial model: XLM's random init from `seed`, aligned rows, freezing.
@@ -254,203 +155,140 @@ fn derive(seed: u64, kind: u64, a: u64, b: u64) -> u64 {
     u64::from_le_bytes(bytes.as_bytes()[..8].try_into().unwrap_or_default())
 }
 
-/// Trains (or resumes) a masked LM. `fingerprint` identifies the run's settings; a checkpoint
-/// with another fingerprint is an error rather than silently mixed in. `stop_after_epochs`
-/// ends the call early without marking the run finished (tests use it to simulate a crash).
-#[expect(
-    clippy::too_many_arguments,
-    reason = "moves onto the training scaffold (issue 12)"
-)]
+/// The MLM objective: each iteration visits the languages in a random order, one update
+/// per language on a masked stream chunk; validation scores every language's stream.
+pub struct MlmObjective<'a, B: Backend> {
+    settings: &'a MlmSettings,
+    langs: &'a [Language],
+    config: &'a TransformerConfig,
+    device: B::Device,
+}
+
+impl<B: AutodiffBackend> Objective<B> for MlmObjective<'_, B> {
+    type Model = Transformer<B>;
+    type Cursor = MlmCursor;
+    type Report = MlmValid;
+
+    fn start(&self) -> MlmCursor {
+        MlmCursor {
+            orders: vec![ChunkOrder::new(); self.langs.len()],
+            passes: vec![0; self.langs.len()],
+        }
+    }
+
+    fn iteration(
+        &mut self,
+        updater: &mut Updater<'_, B, Transformer<B>>,
+        cursor: &mut MlmCursor,
+    ) -> Result<(), TrainError> {
+        let (s, n_langs) = (self.settings, self.langs.len());
+        let (bs, bptt) = (s.batch_size, s.bptt);
+        let mut order: Vec<usize> = (0..n_langs).collect();
+        let iteration = updater.counters().iterations;
+        order.shuffle(&mut ChaCha8Rng::seed_from_u64(derive(
+            s.seed, 1, iteration, 0,
+        )));
+        for li in order {
+            let lang = &self.langs[li];
+            let steps = updater.counters().updates;
+            let mut rng = ChaCha8Rng::seed_from_u64(derive(s.seed, 2, steps, 0));
+            if cursor.orders[li].exhausted() {
+                cursor.passes[li] += 1;
+            }
+            let mut order_rng =
+                ChaCha8Rng::seed_from_u64(derive(s.seed, 3, li as u64, cursor.passes[li]));
+            let chunk = lang
+                .train
+                .chunk(cursor.orders[li].next(lang.train.n_batches(), &mut order_rng));
+            let masked = mask_train(&chunk, bs, bptt, &s.mask, &mut rng);
+            let loss = {
+                let _guard = BACKEND_RNG
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                B::seed(&self.device, derive(s.seed, 4, steps, 0));
+                mlm_loss(
+                    updater.model(),
+                    &masked,
+                    li,
+                    n_langs,
+                    bs,
+                    bptt,
+                    &self.device,
+                )
+            };
+            updater.update("mlm", loss, bs as u64, (bs * bptt) as u64)?;
+        }
+        Ok(())
+    }
+
+    fn validate(
+        &mut self,
+        model: &Transformer<B::InnerBackend>,
+        _: Counters,
+    ) -> Result<(MlmValid, BTreeMap<String, f64>), TrainError> {
+        let n_langs = self.langs.len();
+        let langs: Vec<LangScore> = self
+            .langs
+            .iter()
+            .enumerate()
+            .map(|(li, l)| evaluate(model, l, li, n_langs, self.settings, &self.device))
+            .collect();
+        let valid_mlm_ppl = langs.iter().map(|s| s.ppl).sum::<f64>() / langs.len() as f64;
+        let mut metrics = BTreeMap::from([("valid_mlm_ppl".to_owned(), valid_mlm_ppl)]);
+        for s in &langs {
+            metrics.insert(format!("valid_{}_mlm_ppl", s.lang), s.ppl);
+            metrics.insert(format!("valid_{}_mlm_acc", s.lang), s.acc);
+        }
+        Ok((
+            MlmValid {
+                langs,
+                valid_mlm_ppl,
+            },
+            metrics,
+        ))
+    }
+
+    fn model_metadata(&self, epoch: usize) -> HashMap<String, String> {
+        model_metadata(self.config, epoch)
+    }
+}
+
+/// Trains (or resumes) a masked LM on the scaffold: stops on `valid_mlm_ppl` (lower is
+/// better) with `patience`, constant learning rate, as XLM's MLM runs.
 pub fn train<B: AutodiffBackend>(
     settings: &MlmSettings,
     langs: &[Language],
     init: &ModelInit,
-    checkpoint_dir: &Path,
-    fingerprint: &str,
+    files: &RunFiles<'_>,
     device: &B::Device,
-    stop_after_epochs: Option<usize>,
-    on_event: &mut dyn FnMut(TrainEvent<'_>),
-) -> Result<Outcome, MlmError> {
+    on_event: &mut dyn FnMut(TrainEvent),
+) -> Result<Outcome<MlmValid>, TrainError> {
     if langs.is_empty() {
-        return Err(MlmError::NoLanguages);
+        return Err(TrainError::Step {
+            kind: "mlm".into(),
+            reason: "no languages given".into(),
+        });
     }
-    let config = &init.config;
-    let n_langs = langs.len();
-    let (mut model, mut adam, mut state) = match load_state(checkpoint_dir, fingerprint)? {
-        Some(state) => {
-            let fresh = initial_model::<B>(init, settings.seed, settings.freeze_embeddings, device);
-            let e = state.epochs_done;
-            let model = checkpoint::load_module(fresh, &model_path(checkpoint_dir, e))?;
-            let (tensors, meta) = checkpoint::read_safetensors(&optim_path(checkpoint_dir, e))?;
-            let step = meta
-                .get("step")
-                .and_then(|s| s.parse().ok())
-                .unwrap_or(state.steps);
-            let adam =
-                Adam::from_host(settings.adam, &tensors, step, device).map_err(|reason| {
-                    MlmError::Resume {
-                        path: optim_path(checkpoint_dir, e),
-                        reason,
-                    }
-                })?;
-            on_event(TrainEvent::Log(format!(
-                "resuming after epoch {e} ({} updates)",
-                state.steps
-            )));
-            (model, adam, state)
-        }
-        None => (
-            initial_model::<B>(init, settings.seed, settings.freeze_embeddings, device),
-            Adam::new(settings.adam),
-            TrainState {
-                format: STATE_FORMAT,
-                fingerprint: fingerprint.to_owned(),
-                epochs_done: 0,
-                steps: 0,
-                iterations: 0,
-                orders: vec![ChunkOrder::new(); n_langs],
-                passes: vec![0; n_langs],
-                best_ppl: None,
-                best_epoch: 0,
-                decrease_counts: 0,
-                history: Vec::new(),
-                finished: false,
-            },
-        ),
+    let scaffold = ScaffoldSettings {
+        epoch_size: settings.epoch_size,
+        max_epochs: settings.max_epochs,
+        criterion: Criterion {
+            metric: "valid_mlm_ppl".into(),
+            direction: Direction::Lower,
+            patience: settings.patience,
+        },
+        clip_grad_norm: settings.clip_grad_norm,
+        adam: settings.adam,
+        lr: LrSchedule::Constant,
     };
-    let resumed_from_epoch = state.epochs_done;
-    let (bs, bptt) = (settings.batch_size, settings.bptt);
-
-    while !state.finished {
-        if stop_after_epochs.is_some_and(|n| state.epochs_done - resumed_from_epoch >= n) {
-            break;
-        }
-        let epoch = state.epochs_done + 1;
-        let started = Instant::now();
-        let mut n_sentences = 0u64;
-        let (mut loss_sum, mut n_updates) = (0.0f64, 0u64);
-        while n_sentences < settings.epoch_size {
-            let mut order: Vec<usize> = (0..n_langs).collect();
-            order.shuffle(&mut ChaCha8Rng::seed_from_u64(derive(
-                settings.seed,
-                1,
-                state.iterations,
-                0,
-            )));
-            state.iterations += 1;
-            for li in order {
-                let lang = &langs[li];
-                let mut rng = ChaCha8Rng::seed_from_u64(derive(settings.seed, 2, state.steps, 0));
-                if state.orders[li].exhausted() {
-                    state.passes[li] += 1;
-                }
-                let mut order_rng = ChaCha8Rng::seed_from_u64(derive(
-                    settings.seed,
-                    3,
-                    li as u64,
-                    state.passes[li],
-                ));
-                let chunk = lang
-                    .train
-                    .chunk(state.orders[li].next(lang.train.n_batches(), &mut order_rng));
-                let masked = mask_train(&chunk, bs, bptt, &settings.mask, &mut rng);
-                let loss = {
-                    let _guard = BACKEND_RNG
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner);
-                    B::seed(device, derive(settings.seed, 4, state.steps, 0));
-                    mlm_loss(&model, &masked, li, n_langs, bs, bptt, device)
-                };
-                let loss_value: f32 = loss.clone().into_scalar().elem();
-                if !loss_value.is_finite() {
-                    return Err(MlmError::Diverged {
-                        loss: loss_value,
-                        step: state.steps + 1,
-                    });
-                }
-                let mut grads = GradientsParams::from_grads(loss.backward(), &model);
-                let norm = global_grad_norm(&model, &grads);
-                let coef = clip_coefficient(norm, settings.clip_grad_norm);
-                model = adam.step(model, &mut grads, coef);
-                state.steps += 1;
-                loss_sum += f64::from(loss_value);
-                n_updates += 1;
-                n_sentences += bs as u64;
-                on_event(TrainEvent::Progress {
-                    done: n_sentences.min(settings.epoch_size),
-                    total: settings.epoch_size,
-                    loss: loss_sum / n_updates as f64,
-                    tokens_per_s: (n_updates as usize * bs * bptt) as f64
-                        / started.elapsed().as_secs_f64().max(1e-9),
-                });
-            }
-        }
-        let seconds = started.elapsed().as_secs_f64().max(1e-9);
-        let tokens_per_s = (n_updates as usize * bs * bptt) as f64 / seconds;
-        let inference = model.valid();
-        let valid: Vec<LangScore> = langs
-            .iter()
-            .enumerate()
-            .map(|(li, l)| evaluate(&inference, l, li, n_langs, settings, device))
-            .collect();
-        let valid_mlm_ppl = valid.iter().map(|s| s.ppl).sum::<f64>() / valid.len() as f64;
-        let report = EpochReport {
-            epoch,
-            steps: state.steps,
-            train_loss: loss_sum / n_updates.max(1) as f64,
-            tokens_per_s,
-            valid,
-            valid_mlm_ppl,
-        };
-        on_event(TrainEvent::Log(format!(
-            "epoch {epoch}: {} updates, train loss {:.4}, {:.0} tokens/s, valid ppl {}",
-            state.steps,
-            report.train_loss,
-            report.tokens_per_s,
-            report
-                .valid
-                .iter()
-                .map(|s| format!("{} {:.2} (acc {:.2}%)", s.lang, s.ppl, s.acc))
-                .collect::<Vec<_>>()
-                .join(", ")
-        )));
-        on_event(TrainEvent::Epoch(&report));
-
-        // XLM `end_epoch`: a strictly better metric resets the counter, otherwise it grows,
-        // and training stops once it exceeds `patience`.
-        if state.best_ppl.is_none_or(|b| valid_mlm_ppl < b) {
-            state.best_ppl = Some(valid_mlm_ppl);
-            state.best_epoch = epoch;
-            state.decrease_counts = 0;
-            checkpoint::save_module(
-                &model,
-                &best_path(checkpoint_dir),
-                model_metadata(config, epoch),
-            )?;
-        } else {
-            state.decrease_counts += 1;
-        }
-        state.history.push(report);
-        state.epochs_done = epoch;
-        if state.decrease_counts > settings.patience {
-            on_event(TrainEvent::Log(format!(
-                "stopping: no better validation perplexity for {} epochs",
-                state.decrease_counts
-            )));
-            state.finished = true;
-        }
-        if epoch >= settings.max_epochs {
-            state.finished = true;
-        }
-        save_state(checkpoint_dir, &model, &adam, &state, config)?;
-    }
-    Ok(Outcome {
-        best: best_path(checkpoint_dir),
-        last: model_path(checkpoint_dir, state.epochs_done),
-        history: state.history,
-        best_epoch: state.best_epoch,
-        resumed_from_epoch,
-    })
+    let fresh = initial_model::<B>(init, settings.seed, settings.freeze_embeddings, device);
+    let mut objective = MlmObjective {
+        settings,
+        langs,
+        config: &init.config,
+        device: device.clone(),
+    };
+    scaffold::run::<B, _>(&mut objective, fresh, &scaffold, files, device, on_event)
 }
 
 /// The MLM loss of one masked chunk (mean cross-entropy over the targets), as XLM's
@@ -579,80 +417,10 @@ fn model_metadata(config: &TransformerConfig, epoch: usize) -> HashMap<String, S
     ])
 }
 
-/// Writes this epoch's model and optimizer, then `state.json` (the commit point), then
-/// removes the previous epoch's files. A crash at any point leaves a consistent checkpoint.
-fn save_state<B: AutodiffBackend>(
-    dir: &Path,
-    model: &Transformer<B>,
-    adam: &Adam<B::InnerBackend>,
-    state: &TrainState,
-    config: &TransformerConfig,
-) -> Result<(), MlmError> {
-    let e = state.epochs_done;
-    checkpoint::save_module(model, &model_path(dir, e), model_metadata(config, e))?;
-    let (tensors, step) = adam.to_host();
-    checkpoint::write_safetensors(
-        &optim_path(dir, e),
-        &tensors,
-        HashMap::from([("step".to_owned(), step.to_string())]),
-    )?;
-    let path = state_path(dir);
-    let json = serde_json::to_vec_pretty(state).map_err(std::io::Error::other);
-    json.and_then(|j| crate::io::write_atomic(&path, &j))
-        .map_err(|source| CheckpointError::Io {
-            action: "write",
-            path: path.clone(),
-            source,
-        })?;
-    if e > 0 {
-        let _ = std::fs::remove_file(model_path(dir, e - 1));
-        let _ = std::fs::remove_file(optim_path(dir, e - 1));
-    }
-    Ok(())
-}
-
-fn load_state(dir: &Path, fingerprint: &str) -> Result<Option<TrainState>, MlmError> {
-    let path = state_path(dir);
-    let bytes = match std::fs::read(&path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => {
-            return Err(CheckpointError::Io {
-                action: "read",
-                path,
-                source,
-            }
-            .into());
-        }
-    };
-    let state: TrainState = serde_json::from_slice(&bytes).map_err(|e| MlmError::Resume {
-        path: path.clone(),
-        reason: e.to_string(),
-    })?;
-    if state.format != STATE_FORMAT {
-        return Err(MlmError::Resume {
-            path,
-            reason: format!(
-                "state format {} (this build writes {STATE_FORMAT})",
-                state.format
-            ),
-        });
-    }
-    if state.fingerprint != fingerprint {
-        return Err(MlmError::Resume {
-            path,
-            reason: "the checkpoint was written by a run with other settings or data; \
-                     remove the directory to start over"
-                .into(),
-        });
-    }
-    Ok(Some(state))
-}
-
 /// Reads the model configuration stored in a checkpoint's metadata.
 pub fn read_config(
     path: &Path,
-) -> Result<(TransformerConfig, BTreeMap<String, checkpoint::HostTensor>), MlmError> {
+) -> Result<(TransformerConfig, BTreeMap<String, checkpoint::HostTensor>), TrainError> {
     let (tensors, meta) = checkpoint::read_safetensors(path)?;
     let config = meta
         .get("config")
@@ -724,18 +492,22 @@ mod tests {
         }
     }
 
-    fn run(s: &MlmSettings, init: &ModelInit, dir: &Path, stop: Option<usize>) -> Outcome {
-        train::<Ad>(
-            s,
-            &languages(),
-            init,
+    fn files<'a>(dir: &'a Path, fingerprint: &'static str, stop: Option<usize>) -> RunFiles<'a> {
+        RunFiles {
             dir,
-            "test",
-            &Default::default(),
-            stop,
-            &mut |_| {},
-        )
-        .unwrap()
+            fingerprint,
+            stop_after_epochs: stop,
+        }
+    }
+
+    fn run(
+        s: &MlmSettings,
+        init: &ModelInit,
+        dir: &Path,
+        stop: Option<usize>,
+    ) -> Outcome<MlmValid> {
+        let f = files(dir, "test", stop);
+        train::<Ad>(s, &languages(), init, &f, &Default::default(), &mut |_| {}).unwrap()
     }
 
     fn params(path: &Path) -> BTreeMap<String, checkpoint::HostTensor> {
@@ -748,8 +520,8 @@ mod tests {
         let out = run(&settings(), &init(), dir.path(), None);
         let h = &out.history;
         assert_eq!(h.len(), 3);
-        assert!(h[2].train_loss < h[0].train_loss, "{h:?}");
-        assert!(h[2].valid_mlm_ppl < h[0].valid_mlm_ppl, "{h:?}");
+        assert!(h[2].train_loss() < h[0].train_loss(), "{h:?}");
+        assert!(h[2].valid.valid_mlm_ppl < h[0].valid.valid_mlm_ppl, "{h:?}");
         // 80 sentences per epoch at 4 per update = 20 updates (10 iterations x 2 languages)
         assert_eq!(h[0].steps, 20);
         assert!(out.best.exists() && out.last.exists());
@@ -855,7 +627,7 @@ mod tests {
         assert_eq!(params(&a.last), params(&b.last));
         let strip = |h: &[EpochReport]| {
             h.iter()
-                .map(|r| (r.train_loss, r.valid_mlm_ppl))
+                .map(|r| (r.train_loss(), r.valid.valid_mlm_ppl))
                 .collect::<Vec<_>>()
         };
         assert_eq!(strip(&a.history), strip(&b.history));
@@ -867,14 +639,13 @@ mod tests {
         let mut s = settings();
         s.max_epochs = 1;
         run(&s, &init(), dir.path(), None);
+        let f = files(dir.path(), "other", None);
         let err = train::<Ad>(
             &s,
             &languages(),
             &init(),
-            dir.path(),
-            "other",
+            &f,
             &Default::default(),
-            None,
             &mut |_| {},
         )
         .unwrap_err();

@@ -3,11 +3,14 @@
 //! tensors (XLM's denoising noise, token-count batches, the lambda and learning-rate schedules).
 
 pub mod batches;
+pub mod device;
 pub mod init;
 pub mod job;
 pub mod masking;
 pub mod mlm;
 pub mod noise;
 pub mod optim;
+pub mod report;
+pub mod scaffold;
 pub mod schedule;
 pub mod stream;

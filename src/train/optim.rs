@@ -63,6 +63,11 @@ impl<B: Backend> Adam<B> {
         self.step
     }
 
+    /// Sets the learning rate of the next updates (a schedule calls this before each).
+    pub fn set_lr(&mut self, lr: f64) {
+        self.config.lr = lr;
+    }
+
     /// One update of every parameter that has a gradient in `grads`, each gradient first
     /// multiplied by `grad_scale` (the clipping coefficient). Parameters without a gradient
     /// (frozen ones) are left bit-identical.
