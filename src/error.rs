@@ -84,6 +84,10 @@ pub enum Error {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Mlm(#[from] crate::train::job::JobError),
+    /// `unmt train-unmt`.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Unmt(#[from] crate::train::unmt::UnmtJobError),
 }
 
 impl Error {

@@ -114,6 +114,8 @@ pub enum Command {
     Bli(super::bli::BliArgs),
     /// Train one masked LM (XLM's MLM; random or aligned embeddings) outside a recipe.
     TrainMlm(super::train_mlm::TrainMlmArgs),
+    /// Train UNMT (denoising + back-translation) from an MLM checkpoint outside a recipe.
+    TrainUnmt(super::train_unmt::TrainUnmtArgs),
 }
 
 /// One GPU slot when built with CUDA, none otherwise.

@@ -18,6 +18,7 @@ mod skipgram;
 mod stages;
 mod tokenize;
 mod train_mlm;
+mod train_unmt;
 mod values;
 mod vecmap;
 
@@ -76,6 +77,7 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         Command::Vecmap(args) => Ok(vecmap::run(&args).map(|()| 0)?),
         Command::Bli(args) => Ok(bli::run(&args).map(|()| 0)?),
         Command::TrainMlm(args) => train_mlm::run(&args).map(|()| 0),
+        Command::TrainUnmt(args) => train_unmt::run(&args).map(|()| 0),
     }
 }
 

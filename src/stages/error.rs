@@ -134,6 +134,10 @@ pub enum StageError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Mlm(#[from] crate::train::job::JobError),
+    /// UNMT training.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Unmt(#[from] crate::train::unmt::UnmtJobError),
 }
 
 impl StageError {

@@ -108,7 +108,7 @@ impl Stage for MlmStage {
 }
 
 /// Training events on the node's progress bar, status line and log.
-struct NodeSink<'c, 'a>(&'c mut StageCtx<'a>);
+pub(super) struct NodeSink<'c, 'a>(pub(super) &'c mut StageCtx<'a>);
 
 impl TrainSink for NodeSink<'_, '_> {
     fn log(&mut self, line: &str) {

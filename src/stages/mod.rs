@@ -20,6 +20,7 @@ mod skipgram;
 mod stage;
 pub mod text_io;
 mod tokenize;
+mod unmt;
 mod vecmap;
 mod vocab;
 
@@ -39,6 +40,7 @@ pub use signature::{Arity, InputSlot, OutputDecl, OutputKind, Signature};
 pub use skipgram::SkipgramStage;
 pub use stage::{DynStage, Registered, ResolvedParams, Stage};
 pub use tokenize::{DetokenizeParams, DetokenizeStage, TokenizeStage};
+pub use unmt::UnmtStage;
 pub use vecmap::VecmapStage;
 pub use vocab::{VocabParams, VocabStage};
 
@@ -56,8 +58,9 @@ pub fn registry() -> &'static [&'static dyn DynStage] {
     static VECMAP: Registered<VecmapStage> = Registered::new();
     static BLI: Registered<BliStage> = Registered::new();
     static MLM: Registered<MlmStage> = Registered::new();
+    static UNMT: Registered<UnmtStage> = Registered::new();
     static SCORE: Registered<ScoreStage> = Registered::new();
-    static ALL: [&dyn DynStage; 13] = [
+    static ALL: [&dyn DynStage; 14] = [
         &CORPUS,
         &COMMAND,
         &TOKENIZE,
@@ -70,6 +73,7 @@ pub fn registry() -> &'static [&'static dyn DynStage] {
         &VECMAP,
         &BLI,
         &MLM,
+        &UNMT,
         &SCORE,
     ];
     &ALL

@@ -14,3 +14,4 @@ pub mod report;
 pub mod scaffold;
 pub mod schedule;
 pub mod stream;
+pub mod unmt;

@@ -1,0 +1,95 @@
+//! `unmt`: unsupervised NMT from a masked LM, trained as XLM does (denoising auto-encoding
+//! and online back-translation on an encoder-decoder initialised from the MLM).
+
+use super::StageCtx;
+use super::error::StageError;
+use super::mlm::NodeSink;
+use super::signature::{Arity, Signature};
+use super::stage::Stage;
+use crate::backend::DeviceSpec;
+use crate::train::report::Reporter;
+use crate::train::unmt::{self, UnmtInputs, UnmtOutputs, UnmtParams};
+
+/// The `unmt` stage.
+///
+/// Inputs: `model` (an `mlm` node's `best`), `vocab` (the MLM's), `train` (binarized
+/// monolingual data, one per language in `langs` order), `valid` (BPE-segmented validation
+/// text, one per language, line-aligned) and `refs` (the raw validation text, one per
+/// language). Outputs: `best` and `last` (safetensors), `config` (JSON), `history` (per-epoch
+/// JSON with the loss of every step kind, the learning rate and every validation metric), and
+/// `hypotheses` (a directory: the best epoch's detokenized translations, `SRC-TGT.txt`).
+/// Checkpoints go to the node's checkpoint directory after every epoch; a rerun resumes.
+pub struct UnmtStage;
+
+impl Stage for UnmtStage {
+    const KIND: &'static str = "unmt";
+    const CODE_VERSION: u32 = 1;
+    const SUMMARY: &'static str =
+        "XLM UNMT from an MLM: denoising auto-encoding + online back-translation";
+    type Params = UnmtParams;
+
+    fn signature(_: &UnmtParams) -> Signature {
+        Signature::default()
+            .input("model", Arity::One)
+            .input("vocab", Arity::One)
+            .input("train", Arity::Many)
+            .input("valid", Arity::Many)
+            .input("refs", Arity::Many)
+            .file("best")
+            .file("last")
+            .file("config")
+            .file("history")
+            .dir("hypotheses")
+    }
+
+    fn needs_gpu(p: &UnmtParams) -> bool {
+        matches!(p.device, DeviceSpec::Cuda(_))
+    }
+
+    fn run(p: &UnmtParams, ctx: &mut StageCtx<'_>) -> Result<(), StageError> {
+        let inputs = UnmtInputs {
+            model: ctx.input("model")?.to_path_buf(),
+            vocab: ctx.input("vocab")?.to_path_buf(),
+            train: ctx.inputs("train").to_vec(),
+            valid: ctx.inputs("valid").to_vec(),
+            refs: ctx.inputs("refs").to_vec(),
+        };
+        let outputs = UnmtOutputs {
+            best: ctx.output("best"),
+            last: ctx.output("last"),
+            config: ctx.output("config"),
+            history: ctx.output("history"),
+            hypotheses: ctx.output("hypotheses"),
+        };
+        let checkpoint_dir = ctx.checkpoint_dir().to_path_buf();
+        let threads = ctx.threads();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .map_err(|source| StageError::ThreadPool { threads, source })?;
+        let summary = pool.install(|| {
+            let mut reporter = Reporter::new(NodeSink(ctx));
+            unmt::run(p, &inputs, &outputs, &checkpoint_dir, &mut |e| {
+                reporter.event(e);
+            })
+        })?;
+        let Some(best) = summary
+            .history
+            .get(summary.best_epoch.saturating_sub(1))
+            .or(summary.history.last())
+        else {
+            return Err(StageError::NoEpoch);
+        };
+        for (name, value) in &best.metrics {
+            ctx.metric(name, *value);
+        }
+        ctx.metric("best_epoch", summary.best_epoch as f64);
+        ctx.metric("epochs", summary.history.len() as f64);
+        ctx.metric(
+            "steps",
+            summary.history.last().map_or(0, |h| h.steps) as f64,
+        );
+        ctx.metric("n_params", summary.n_params as f64);
+        Ok(())
+    }
+}

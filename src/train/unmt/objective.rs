@@ -1,0 +1,386 @@
+//! The UNMT objective on the training scaffold, as XLM's `train.py` loop runs it
+//! (facebookresearch/XLM `train.py`, `xlm/trainer.py` `mt_step`/`bt_step`,
+//! `xlm/evaluation/evaluator.py` `evaluate_mt`): each iteration, denoising auto-encoding
+//! for each language in random order, weighted by `lambda_ae` (skipped at 0), then online
+//! back-translation for each direction in random order; after each epoch, every parallel
+//! validation direction is decoded greedily and scored (XLM's in-training BLEU, SacreBLEU
+//! BLEU and chrF, teacher-forced perplexity and accuracy).
+//!
+//! Determinism: batch orders are seeded by (seed, step kind, language, pass over the data),
+//! noise and language orders by the update and iteration counters, and dropout by reseeding
+//! Burn's generator before each forward pass; so a resumed run equals an uninterrupted one.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use burn::module::AutodiffModule;
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use super::data::ValidSide;
+use super::model::EncoderDecoder;
+use super::params::UnmtParams;
+use super::steps::{bt_loss, generate_greedy, mt_loss, mt_scores};
+use crate::metrics::{BleuParams, ChrfParams, corpus_bleu, corpus_chrf, multi_bleu};
+use crate::model::TransformerConfig;
+use crate::text::bpe::undo_bpe;
+use crate::text::dictionary::{Dictionary, EOS_INDEX};
+use crate::text::moses::MosesDetokenizer;
+use crate::train::batches::{eval_batches, token_batches};
+use crate::train::mlm::BACKEND_RNG;
+use crate::train::noise::{add_noise, draw};
+use crate::train::scaffold::{Counters, Objective, TrainError, Updater};
+
+/// Where each (step kind, language) batch iterator is: XLM keeps one iterator per
+/// `('ae', lang)` and `('bt', lang)`, each reshuffled when it runs out.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct UnmtCursor {
+    streams: BTreeMap<String, StreamPos>,
+}
+
+/// A pass over one language's data and the next batch in it.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+struct StreamPos {
+    pass: u64,
+    next: usize,
+}
+
+/// One validation direction's results.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DirectionScore {
+    /// `src-tgt`.
+    pub direction: String,
+    /// XLM's in-training BLEU: multi-bleu on tokenized, BPE-merged text.
+    pub bleu: f64,
+    /// SacreBLEU BLEU on detokenized text against the raw references.
+    pub sacrebleu: f64,
+    /// SacreBLEU chrF on detokenized text.
+    pub chrf: f64,
+    /// Teacher-forced perplexity of the references.
+    pub ppl: f64,
+    /// Percentage of reference tokens predicted exactly (argmax), teacher-forced.
+    pub acc: f64,
+    /// Percentage of hypotheses that are empty (an undertrained decoder emits `</s>` at
+    /// once; BLEU and chrF of such output mean nothing).
+    pub empty: f64,
+}
+
+/// Validation of every direction after an epoch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UnmtValid {
+    /// Per direction.
+    pub directions: Vec<DirectionScore>,
+}
+
+/// The UNMT objective: data, parameters and the last validation's hypotheses.
+pub struct UnmtObjective<'a, B: Backend> {
+    params: &'a UnmtParams,
+    mono: &'a [Vec<Vec<u32>>],
+    valid: &'a [ValidSide],
+    dico: &'a Dictionary,
+    config: &'a TransformerConfig,
+    device: B::Device,
+    batches: HashMap<(String, u64), Vec<Vec<usize>>>,
+    /// Detokenized hypotheses of the last validation, by direction.
+    pub hypotheses: BTreeMap<String, Vec<String>>,
+}
+
+impl<'a, B: Backend> UnmtObjective<'a, B> {
+    /// An objective over `mono` (per language, in `params.langs` order) and `valid` (per
+    /// language, line-aligned; empty for no validation but then no criterion can be met).
+    pub fn new(
+        params: &'a UnmtParams,
+        mono: &'a [Vec<Vec<u32>>],
+        valid: &'a [ValidSide],
+        dico: &'a Dictionary,
+        config: &'a TransformerConfig,
+        device: B::Device,
+    ) -> Self {
+        Self {
+            params,
+            mono,
+            valid,
+            dico,
+            config,
+            device,
+            batches: HashMap::new(),
+            hypotheses: BTreeMap::new(),
+        }
+    }
+
+    /// The next training batch of `lang` for step kind `kind` (sentences, unpadded).
+    fn next_batch(
+        &mut self,
+        kind: &str,
+        lang: usize,
+        cursor: &mut UnmtCursor,
+    ) -> Result<Vec<Vec<u32>>, TrainError> {
+        let key = format!("{kind}:{}", self.params.langs[lang]);
+        let pos = cursor.streams.entry(key.clone()).or_default();
+        let p = self.params;
+        let sentences = &self.mono[lang];
+        let make = |pass: u64| -> Result<Vec<Vec<usize>>, TrainError> {
+            let lengths: Vec<usize> = sentences.iter().map(Vec::len).collect();
+            let code = u64::from(kind == "bt");
+            let mut rng = ChaCha8Rng::seed_from_u64(derive(p.seed, 20 + code, lang as u64, pass));
+            token_batches(&lengths, p.tokens_per_batch, &mut rng).map_err(|e| TrainError::Step {
+                kind: key.clone(),
+                reason: e.to_string(),
+            })
+        };
+        if !self.batches.contains_key(&(key.clone(), pos.pass)) {
+            self.batches.retain(|(k, _), _| *k != key);
+            self.batches
+                .insert((key.clone(), pos.pass), make(pos.pass)?);
+        }
+        let mut order = &self.batches[&(key.clone(), pos.pass)];
+        if pos.next >= order.len() {
+            pos.pass += 1;
+            pos.next = 0;
+            self.batches.retain(|(k, _), _| *k != key);
+            self.batches
+                .insert((key.clone(), pos.pass), make(pos.pass)?);
+            order = &self.batches[&(key.clone(), pos.pass)];
+        }
+        let batch = order[pos.next]
+            .iter()
+            .map(|&i| sentences[i].clone())
+            .collect();
+        pos.next += 1;
+        Ok(batch)
+    }
+
+    fn lang(&self, i: usize) -> &str {
+        &self.params.langs[i]
+    }
+
+    /// Decodes and scores the direction `src -> tgt` of the validation data with the
+    /// inference model.
+    fn score_direction<IB: Backend<Device = B::Device>>(
+        &self,
+        model: &EncoderDecoder<IB>,
+        src: usize,
+        tgt: usize,
+    ) -> Result<(DirectionScore, Vec<String>), TrainError> {
+        let name = format!("{}-{}", self.lang(src), self.lang(tgt));
+        let step_err = |e: super::steps::StepError| TrainError::Step {
+            kind: format!("valid {name}"),
+            reason: e.to_string(),
+        };
+        let (s, t) = (&self.valid[src], &self.valid[tgt]);
+        let lengths: Vec<usize> = s
+            .sentences
+            .iter()
+            .zip(&t.sentences)
+            .map(|(a, b)| a.len() + b.len())
+            .collect();
+        let batches =
+            eval_batches(&lengths, self.params.eval_batch_size).map_err(|e| TrainError::Step {
+                kind: format!("valid {name}"),
+                reason: e.to_string(),
+            })?;
+        let mut hyps = vec![Vec::new(); lengths.len()];
+        let (mut nll, mut n_tokens, mut n_correct) = (0.0f64, 0usize, 0usize);
+        for batch in &batches {
+            let srcs: Vec<Vec<u32>> = batch.iter().map(|&i| s.sentences[i].clone()).collect();
+            let tgts: Vec<Vec<u32>> = batch.iter().map(|&i| t.sentences[i].clone()).collect();
+            let longest = srcs.iter().map(Vec::len).max().unwrap_or(2);
+            let max_len =
+                ((1.5 * longest as f64 + 10.0) as usize).min(self.config.max_positions + 1);
+            let out =
+                generate_greedy(model, &srcs, src, tgt, max_len, &self.device).map_err(step_err)?;
+            for (&i, h) in batch.iter().zip(out) {
+                hyps[i] = h;
+            }
+            let scores =
+                mt_scores(model, &srcs, src, &tgts, tgt, &self.device).map_err(step_err)?;
+            nll += scores.nll;
+            n_tokens += scores.tokens;
+            n_correct += scores.correct;
+        }
+        let bpe: Vec<String> = hyps.iter().map(|h| self.to_text(h)).collect();
+        let merged: Vec<String> = bpe.iter().map(|l| undo_bpe(l)).collect();
+        let ref_merged: Vec<String> = t.segmented.iter().map(|l| undo_bpe(l)).collect();
+        let detok = MosesDetokenizer::new(self.lang(tgt));
+        let detokenized: Vec<String> = merged.iter().map(|l| detok.detokenize_line(l)).collect();
+        let refs = std::slice::from_ref(&t.references);
+        let score = DirectionScore {
+            direction: name,
+            bleu: multi_bleu(&merged, std::slice::from_ref(&ref_merged), false).bleu,
+            sacrebleu: corpus_bleu(&detokenized, refs, &BleuParams::default()).score,
+            chrf: corpus_chrf(&detokenized, refs, &ChrfParams::default()),
+            ppl: if n_tokens == 0 {
+                f64::INFINITY
+            } else {
+                (nll / n_tokens as f64).exp()
+            },
+            acc: 100.0 * n_correct as f64 / n_tokens.max(1) as f64,
+            empty: 100.0 * detokenized.iter().filter(|l| l.trim().is_empty()).count() as f64
+                / detokenized.len().max(1) as f64,
+        };
+        Ok((score, detokenized))
+    }
+
+    /// Subword text of a generated sentence (boundaries dropped).
+    fn to_text(&self, sentence: &[u32]) -> String {
+        sentence
+            .iter()
+            .filter(|&&id| id != EOS_INDEX)
+            .map(|&id| self.dico.word(id).unwrap_or("<unk>"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// Tokens in a batch (both `</s>` included), for the throughput figure.
+fn tokens(batch: &[Vec<u32>]) -> u64 {
+    batch.iter().map(|s| s.len() as u64).sum()
+}
+
+/// Seed of a derived random stream (the MLM's derivation, other kinds).
+fn derive(seed: u64, kind: u64, a: u64, b: u64) -> u64 {
+    let mut h = blake3::Hasher::new();
+    for x in [seed, kind, a, b] {
+        h.update(&x.to_le_bytes());
+    }
+    let bytes = h.finalize();
+    u64::from_le_bytes(bytes.as_bytes()[..8].try_into().unwrap_or_default())
+}
+
+impl<B: AutodiffBackend> Objective<B> for UnmtObjective<'_, B> {
+    type Model = EncoderDecoder<B>;
+    type Cursor = UnmtCursor;
+    type Report = UnmtValid;
+
+    fn start(&self) -> UnmtCursor {
+        UnmtCursor::default()
+    }
+
+    fn iteration(
+        &mut self,
+        updater: &mut Updater<'_, B, EncoderDecoder<B>>,
+        cursor: &mut UnmtCursor,
+    ) -> Result<(), TrainError> {
+        let p = self.params;
+        let it = updater.counters().iterations;
+        let lambda = p.lambda_ae.value(it);
+        let noise = p.noise();
+        let device = self.device.clone();
+        let mut ae = p.ae_langs();
+        ae.shuffle(&mut ChaCha8Rng::seed_from_u64(derive(p.seed, 21, it, 0)));
+        if lambda > 0.0 {
+            for l in ae {
+                let kind = format!("ae_{}", self.lang(l));
+                let clean = self.next_batch("ae", l, cursor)?;
+                let steps = updater.counters().updates;
+                let mut rng = ChaCha8Rng::seed_from_u64(derive(p.seed, 22, steps, 0));
+                let noise_err = |e: crate::train::noise::NoiseError| TrainError::Step {
+                    kind: kind.clone(),
+                    reason: e.to_string(),
+                };
+                let draws = draw(&clean, &noise, &mut rng).map_err(noise_err)?;
+                let noisy = add_noise(&clean, &noise, &draws).map_err(noise_err)?;
+                let loss = {
+                    let _guard = BACKEND_RNG
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    B::seed(&device, derive(p.seed, 23, steps, 0));
+                    mt_loss(updater.model(), &noisy, l, &clean, l, &device)
+                }
+                .map_err(|e| TrainError::Step {
+                    kind: kind.clone(),
+                    reason: e.to_string(),
+                })?;
+                let n = tokens(&clean) + tokens(&noisy);
+                updater.update(&kind, loss.mul_scalar(lambda), p.batch_size as u64, n)?;
+            }
+        }
+        let mut bt = p.bt_directions();
+        bt.shuffle(&mut ChaCha8Rng::seed_from_u64(derive(p.seed, 24, it, 0)));
+        for d in bt {
+            let (a, b) = (self.lang(d.src).to_owned(), self.lang(d.via).to_owned());
+            let kind = format!("bt_{a}-{b}-{a}");
+            let src = self.next_batch("bt", d.src, cursor)?;
+            let steps = updater.counters().updates;
+            let inference = updater.model().valid();
+            let out = {
+                let _guard = BACKEND_RNG
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                B::seed(&device, derive(p.seed, 25, steps, 0));
+                bt_loss(updater.model(), &inference, &src, d.src, d.via, &device)
+            }
+            .map_err(|e| TrainError::Step {
+                kind: kind.clone(),
+                reason: e.to_string(),
+            })?;
+            let n = tokens(&src) + tokens(&out.generated);
+            updater.update(&kind, out.loss, p.batch_size as u64, n)?;
+        }
+        Ok(())
+    }
+
+    fn validate(
+        &mut self,
+        model: &EncoderDecoder<B::InnerBackend>,
+        _: Counters,
+    ) -> Result<(UnmtValid, BTreeMap<String, f64>), TrainError> {
+        let mut directions = Vec::new();
+        let mut metrics = BTreeMap::new();
+        self.hypotheses.clear();
+        let n = self.valid.len();
+        for src in 0..n {
+            for tgt in 0..n {
+                if src == tgt {
+                    continue;
+                }
+                let (score, hyps) = self.score_direction(model, src, tgt)?;
+                let d = &score.direction;
+                metrics.insert(format!("valid_{d}_mt_bleu"), score.bleu);
+                metrics.insert(format!("valid_{d}_mt_sacrebleu"), score.sacrebleu);
+                metrics.insert(format!("valid_{d}_mt_chrf"), score.chrf);
+                metrics.insert(format!("valid_{d}_mt_ppl"), score.ppl);
+                metrics.insert(format!("valid_{d}_mt_acc"), score.acc);
+                metrics.insert(format!("valid_{d}_mt_empty"), score.empty);
+                self.hypotheses.insert(d.clone(), hyps);
+                directions.push(score);
+            }
+        }
+        Ok((UnmtValid { directions }, metrics))
+    }
+
+    fn model_metadata(&self, epoch: usize) -> HashMap<String, String> {
+        HashMap::from([
+            ("format".to_owned(), "unmt-encoder-decoder".to_owned()),
+            (
+                "config".to_owned(),
+                serde_json::to_string(self.config).unwrap_or_default(),
+            ),
+            ("epoch".to_owned(), epoch.to_string()),
+        ])
+    }
+
+    fn on_best(&mut self, _: &UnmtValid, dir: &Path) -> Result<(), TrainError> {
+        let out = dir.join("best_hypotheses");
+        std::fs::create_dir_all(&out).map_err(|source| io_err(&out, source))?;
+        for (direction, lines) in &self.hypotheses {
+            let path = out.join(format!("{direction}.txt"));
+            let mut text = lines.join("\n");
+            text.push('\n');
+            crate::io::write_atomic(&path, text.as_bytes())
+                .map_err(|source| io_err(&path, source))?;
+        }
+        Ok(())
+    }
+}
+
+fn io_err(path: &Path, source: std::io::Error) -> TrainError {
+    TrainError::Checkpoint(crate::model::checkpoint::CheckpointError::Io {
+        action: "write",
+        path: path.to_path_buf(),
+        source,
+    })
+}
