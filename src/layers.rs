@@ -16,7 +16,9 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("model", &["io", "backend", "text"]),
     (
         "train",
-        &["io", "validate", "backend", "text", "embed", "model"],
+        &[
+            "io", "validate", "backend", "text", "metrics", "embed", "model",
+        ],
     ),
     ("cache", &["io"]),
     (

@@ -384,3 +384,163 @@ fn io_err(path: &Path, source: std::io::Error) -> TrainError {
         source,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use burn::backend::Autodiff;
+
+    use super::*;
+    use crate::backend::Cpu;
+    use crate::model::checkpoint;
+    use crate::train::optim::AdamConfig;
+    use crate::train::scaffold::{
+        self, Criterion, Direction, LrSchedule, Outcome, RunFiles, ScaffoldSettings,
+    };
+    use crate::train::schedule::LambdaSchedule;
+    use crate::train::unmt::data::with_boundaries;
+    use crate::train::unmt::model::from_mlm;
+    use crate::train::unmt::model::tests::mlm_tensors;
+
+    type Ad = Autodiff<Cpu>;
+
+    fn config() -> TransformerConfig {
+        let mut c = TransformerConfig::new(40, 2, 16, 1, 2);
+        c.max_positions = 64;
+        c
+    }
+
+    fn dico() -> Dictionary {
+        let text: String = (0..26).map(|i| format!("w{i} {}\n", 100 - i)).collect();
+        Dictionary::parse(text.as_bytes(), Path::new("vocab")).expect("dictionary")
+    }
+
+    fn corpus(offset: u32, n: usize) -> Vec<Vec<u32>> {
+        (0..n)
+            .map(|i| {
+                let len = 3 + i % 5;
+                let ids: Vec<u32> = (0..len)
+                    .map(|j| 14 + offset + ((i + j) % 12) as u32)
+                    .collect();
+                with_boundaries(&ids)
+            })
+            .collect()
+    }
+
+    fn valid(lang: &str, offset: u32, d: &Dictionary) -> ValidSide {
+        let sentences = corpus(offset, 6);
+        let segmented: Vec<String> = sentences
+            .iter()
+            .map(|s| {
+                s[1..s.len() - 1]
+                    .iter()
+                    .map(|&id| d.word(id).unwrap_or("?").to_owned())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect();
+        ValidSide {
+            lang: lang.into(),
+            sentences,
+            references: segmented.clone(),
+            segmented,
+        }
+    }
+
+    fn params() -> UnmtParams {
+        UnmtParams {
+            langs: vec!["en".into(), "mk".into()],
+            ae_steps: vec!["en".into(), "mk".into()],
+            bt_steps: vec!["en-mk-en".into(), "mk-en-mk".into()],
+            lambda_ae: LambdaSchedule::parse("0:1,4:0.5").expect("schedule"),
+            tokens_per_batch: 40,
+            batch_size: 4,
+            stopping_criterion: "valid_mk-en_mt_chrf".into(),
+            eval_batch_size: 4,
+            seed: 3,
+            ..UnmtParams::default()
+        }
+    }
+
+    fn run(dir: &Path, stop: Option<usize>) -> Outcome<UnmtValid> {
+        let (p, d, c) = (params(), dico(), config());
+        let mono = vec![corpus(0, 40), corpus(12, 40)];
+        let sides = vec![valid("en", 0, &d), valid("mk", 12, &d)];
+        let settings = ScaffoldSettings {
+            epoch_size: 16,
+            max_epochs: 2,
+            criterion: Criterion {
+                metric: p.stopping_criterion.clone(),
+                direction: Direction::Higher,
+                patience: 5,
+            },
+            clip_grad_norm: 5.0,
+            adam: AdamConfig {
+                lr: 1e-3,
+                beta2: 0.98,
+                ..AdamConfig::default()
+            },
+            lr: LrSchedule::InverseSqrt(p.schedule()),
+        };
+        let device = Default::default();
+        let fresh = from_mlm::<Ad>(&c, &mlm_tensors(&c, 5), false, 1, &device).expect("model");
+        let mut objective = UnmtObjective::<Ad>::new(&p, &mono, &sides, &d, &c, device);
+        let files = RunFiles {
+            dir,
+            fingerprint: "test",
+            stop_after_epochs: stop,
+        };
+        scaffold::run::<Ad, _>(
+            &mut objective,
+            fresh,
+            &settings,
+            &files,
+            &device,
+            &mut |_| {},
+        )
+        .expect("training")
+    }
+
+    #[test]
+    fn every_step_kind_trains_and_validation_reports_each_direction() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let out = run(dir.path(), None);
+        let h = &out.history;
+        assert_eq!(h.len(), 2);
+        // 16 sentences per epoch at 4 per update: one iteration of 2 AE + 2 BT updates.
+        assert_eq!(h[0].steps, 4);
+        let kinds: Vec<&str> = h[0].train.keys().map(String::as_str).collect();
+        assert_eq!(kinds, ["ae_en", "ae_mk", "bt_en-mk-en", "bt_mk-en-mk"]);
+        for metric in [
+            "valid_en-mk_mt_bleu",
+            "valid_mk-en_mt_chrf",
+            "valid_mk-en_mt_ppl",
+            "valid_en-mk_mt_empty",
+        ] {
+            assert!(
+                h[1].metrics.contains_key(metric),
+                "{metric}: {:?}",
+                h[1].metrics
+            );
+        }
+        assert!(h[1].metrics["valid_mk-en_mt_ppl"].is_finite());
+        assert!(dir.path().join("best_hypotheses/mk-en.txt").exists());
+    }
+
+    #[test]
+    fn a_resumed_run_ends_with_the_weights_of_an_uninterrupted_one() {
+        let whole = tempfile::tempdir().expect("tempdir");
+        let a = run(whole.path(), None);
+        let split = tempfile::tempdir().expect("tempdir");
+        let first = run(split.path(), Some(1));
+        assert_eq!(first.history.len(), 1);
+        let b = run(split.path(), None);
+        assert_eq!(b.resumed_from_epoch, 1);
+        let params = |p: &Path| checkpoint::read_safetensors(p).expect("model").0;
+        assert_eq!(params(&a.last), params(&b.last));
+        let losses =
+            |o: &Outcome<UnmtValid>| o.history.iter().map(|r| r.train_loss()).collect::<Vec<_>>();
+        assert_eq!(losses(&a), losses(&b));
+    }
+}
