@@ -21,6 +21,9 @@ fn quickstart_runs_and_a_new_pair_reuses_the_english_side() {
         "mlm[mlm.freeze_embeddings=true]",
         "bli_mlm",
         "bli_mlm[mlm.init=random]",
+        "unmt",
+        "unmt[mlm.init=random]",
+        "unmt[mlm.freeze_embeddings=true]",
     ] {
         assert!(
             first.executed.iter().any(|x| x == n),
@@ -38,6 +41,25 @@ fn quickstart_runs_and_a_new_pair_reuses_the_english_side() {
     assert!(
         bli["metrics"]["coverage"].as_f64().unwrap_or(0.0) > 0.9,
         "{bli}"
+    );
+
+    let unmt: serde_json::Value =
+        serde_json::from_str(&stdout(&env.unmt(&["show", "unmt", "--json"]))).expect("json");
+    let m = &unmt["metrics"];
+    for d in ["en-mk", "mk-en"] {
+        for k in ["bleu", "sacrebleu", "chrf", "acc", "empty"] {
+            let v = m[format!("valid_{d}_mt_{k}")].as_f64().unwrap_or(f64::NAN);
+            assert!((0.0..=100.0).contains(&v), "valid_{d}_mt_{k} = {v}: {unmt}");
+        }
+        let ppl = m[format!("valid_{d}_mt_ppl")].as_f64().unwrap_or(f64::NAN);
+        assert!(ppl.is_finite() && ppl > 1.0, "{unmt}");
+    }
+    let dir = unmt["path"].as_str().expect("path");
+    let hyps = std::fs::read_to_string(format!("{dir}/out/hypotheses/mk-en.txt")).expect("hyps");
+    assert_eq!(
+        hyps.lines().count(),
+        200,
+        "one translation per validation line"
     );
 
     let pair = env.run(&repo("recipes/en-sq.toml"), &["-j", "2"], 0);
