@@ -4,9 +4,9 @@ use super::StageCtx;
 use super::error::StageError;
 use super::signature::{Arity, Signature};
 use super::stage::Stage;
+use super::training::train_in_pool;
 use crate::backend::DeviceSpec;
 use crate::train::job::{self, Init, MlmInputs, MlmOutputs, MlmParams};
-use crate::train::report::{Reporter, TrainSink};
 
 /// The `mlm` stage.
 ///
@@ -63,18 +63,8 @@ impl Stage for MlmStage {
             history: ctx.output("history"),
         };
         let checkpoint_dir = ctx.checkpoint_dir().to_path_buf();
-        // Burn's CPU backend parallelises with rayon; run it in a pool of the node's share of
-        // the cores so `unmt run -j N` does not oversubscribe them.
-        let threads = ctx.threads();
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .map_err(|source| StageError::ThreadPool { threads, source })?;
-        let summary = pool.install(|| {
-            let mut reporter = Reporter::new(NodeSink(ctx));
-            job::run(p, &inputs, &outputs, &checkpoint_dir, &mut |e| {
-                reporter.event(e);
-            })
+        let summary = train_in_pool(ctx, |on_event| {
+            job::run(p, &inputs, &outputs, &checkpoint_dir, on_event)
         })?;
         let Some(best) = summary
             .history
@@ -105,18 +95,4 @@ impl Stage for MlmStage {
         }
         Ok(())
     }
-}
-
-/// Training events on the node's progress bar, status line and log.
-pub(super) struct NodeSink<'c, 'a>(pub(super) &'c mut StageCtx<'a>);
-
-impl TrainSink for NodeSink<'_, '_> {
-    fn log(&mut self, line: &str) {
-        self.0.log(line);
-    }
-    fn progress(&mut self, _epoch: usize, done: u64, total: u64, status: &str) {
-        self.0.progress(done, total);
-        self.0.status(status);
-    }
-    fn epoch_done(&mut self, _epoch: usize) {}
 }

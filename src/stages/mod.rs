@@ -20,6 +20,7 @@ mod skipgram;
 mod stage;
 pub mod text_io;
 mod tokenize;
+mod training;
 mod unmt;
 mod vecmap;
 mod vocab;

@@ -3,11 +3,10 @@
 
 use super::StageCtx;
 use super::error::StageError;
-use super::mlm::NodeSink;
 use super::signature::{Arity, Signature};
 use super::stage::Stage;
+use super::training::train_in_pool;
 use crate::backend::DeviceSpec;
-use crate::train::report::Reporter;
 use crate::train::unmt::{self, UnmtInputs, UnmtOutputs, UnmtParams};
 
 /// The `unmt` stage.
@@ -62,16 +61,8 @@ impl Stage for UnmtStage {
             hypotheses: ctx.output("hypotheses"),
         };
         let checkpoint_dir = ctx.checkpoint_dir().to_path_buf();
-        let threads = ctx.threads();
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .map_err(|source| StageError::ThreadPool { threads, source })?;
-        let summary = pool.install(|| {
-            let mut reporter = Reporter::new(NodeSink(ctx));
-            unmt::run(p, &inputs, &outputs, &checkpoint_dir, &mut |e| {
-                reporter.event(e);
-            })
+        let summary = train_in_pool(ctx, |on_event| {
+            unmt::run(p, &inputs, &outputs, &checkpoint_dir, on_event)
         })?;
         let Some(best) = summary
             .history

@@ -16,7 +16,7 @@ use super::init::{AlignedRows, aligned_rows};
 use super::masking::MaskConfig;
 use super::mlm::{self, EpochReport, Language, MlmSettings, MlmValid, ModelInit};
 use super::optim::AdamConfig;
-use super::scaffold::{Outcome, RunFiles, TrainError, TrainEvent};
+use super::scaffold::{self, Outcome, RunFiles, TrainError, TrainEvent};
 use super::stream::Stream;
 use crate::backend::DeviceSpec;
 use crate::embed::vec_format::{Embeddings, VecFormatError, read_vec, write_vec};
@@ -459,23 +459,14 @@ pub fn run(
     };
     // The node key already pins parameters and inputs; the fingerprint protects one-off
     // `train-mlm` runs that reuse an output directory with other settings.
-    let fingerprint = {
-        let mut h = blake3::Hasher::new();
-        h.update(serde_json::to_string(p).unwrap_or_default().as_bytes());
-        for f in inputs
-            .train
-            .iter()
-            .chain(&inputs.valid)
-            .chain([&inputs.vocab])
-            .chain(&inputs.vectors)
-        {
-            h.update_mmap(f).map_err(|source| JobError::Read {
-                path: f.clone(),
-                source,
-            })?;
-        }
-        h.finalize().to_hex().to_string()
-    };
+    let files = inputs
+        .train
+        .iter()
+        .chain(&inputs.valid)
+        .chain([&inputs.vocab])
+        .chain(&inputs.vectors);
+    let fingerprint = scaffold::fingerprint(p, files)
+        .map_err(|(path, source)| JobError::Read { path, source })?;
     struct Train<'a> {
         settings: &'a MlmSettings,
         langs: &'a [Language],

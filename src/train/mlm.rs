@@ -32,7 +32,7 @@ use super::masking::{MaskConfig, Masked, mask_eval, mask_train};
 use super::optim::AdamConfig;
 use super::scaffold::{
     self, Counters, Criterion, Direction, LrSchedule, Objective, Outcome, RunFiles,
-    ScaffoldSettings, TrainError, TrainEvent, Updater,
+    ScaffoldSettings, TrainError, TrainEvent, Updater, derive,
 };
 use super::stream::{ChunkOrder, Stream};
 use crate::model::checkpoint::{self, CheckpointError};
@@ -143,16 +143,6 @@ pub fn initial_model<B: Backend>(
         model.embeddings.weight = model.embeddings.weight.set_require_grad(false);
     }
     model
-}
-
-/// Seed of a derived random stream.
-fn derive(seed: u64, kind: u64, a: u64, b: u64) -> u64 {
-    let mut h = blake3::Hasher::new();
-    for x in [seed, kind, a, b] {
-        h.update(&x.to_le_bytes());
-    }
-    let bytes = h.finalize();
-    u64::from_le_bytes(bytes.as_bytes()[..8].try_into().unwrap_or_default())
 }
 
 /// The MLM objective: each iteration visits the languages in a random order, one update

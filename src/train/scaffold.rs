@@ -77,6 +77,31 @@ pub enum TrainError {
     },
 }
 
+/// Seed of a derived random stream: objectives seed every draw from `(seed, kind, a, b)`
+/// with the counters as `a` and `b`, which is what makes a resumed run equal an
+/// uninterrupted one.
+pub fn derive(seed: u64, kind: u64, a: u64, b: u64) -> u64 {
+    let mut h = blake3::Hasher::new();
+    for x in [seed, kind, a, b] {
+        h.update(&x.to_le_bytes());
+    }
+    let bytes = h.finalize();
+    u64::from_le_bytes(bytes.as_bytes()[..8].try_into().unwrap_or_default())
+}
+
+/// A run's fingerprint: its parameters (as JSON) and the content of every input file.
+pub fn fingerprint<'p>(
+    params: &impl Serialize,
+    files: impl IntoIterator<Item = &'p PathBuf>,
+) -> Result<String, (PathBuf, std::io::Error)> {
+    let mut h = blake3::Hasher::new();
+    h.update(serde_json::to_string(params).unwrap_or_default().as_bytes());
+    for f in files {
+        h.update_mmap(f).map_err(|e| (f.clone(), e))?;
+    }
+    Ok(h.finalize().to_hex().to_string())
+}
+
 /// Whether smaller or larger values of a metric are better.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

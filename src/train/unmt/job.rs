@@ -317,21 +317,16 @@ impl OnDevice for Train<'_> {
 
 /// Identifies the run: parameters and the content of every input.
 fn fingerprint(p: &UnmtParams, inputs: &UnmtInputs) -> Result<String, UnmtJobError> {
-    let mut h = blake3::Hasher::new();
-    h.update(serde_json::to_string(p).unwrap_or_default().as_bytes());
     let all = [&inputs.model, &inputs.vocab]
         .into_iter()
         .chain(&inputs.train)
         .chain(&inputs.valid)
         .chain(&inputs.refs);
-    for f in all {
-        h.update_mmap(f).map_err(|source| UnmtJobError::Io {
-            action: "read",
-            path: f.clone(),
-            source,
-        })?;
-    }
-    Ok(h.finalize().to_hex().to_string())
+    scaffold::fingerprint(p, all).map_err(|(path, source)| UnmtJobError::Io {
+        action: "read",
+        path,
+        source,
+    })
 }
 
 fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<(), UnmtJobError> {

@@ -32,7 +32,7 @@ use crate::text::moses::MosesDetokenizer;
 use crate::train::batches::{eval_batches, token_batches};
 use crate::train::mlm::BACKEND_RNG;
 use crate::train::noise::{add_noise, draw};
-use crate::train::scaffold::{Counters, Objective, TrainError, Updater};
+use crate::train::scaffold::{Counters, Objective, TrainError, Updater, derive};
 
 /// Where each (step kind, language) batch iterator is: XLM keeps one iterator per
 /// `('ae', lang)` and `('bt', lang)`, each reshuffled when it runs out.
@@ -238,16 +238,6 @@ impl<'a, B: Backend> UnmtObjective<'a, B> {
 /// Tokens in a batch (both `</s>` included), for the throughput figure.
 fn tokens(batch: &[Vec<u32>]) -> u64 {
     batch.iter().map(|s| s.len() as u64).sum()
-}
-
-/// Seed of a derived random stream (the MLM's derivation, other kinds).
-fn derive(seed: u64, kind: u64, a: u64, b: u64) -> u64 {
-    let mut h = blake3::Hasher::new();
-    for x in [seed, kind, a, b] {
-        h.update(&x.to_le_bytes());
-    }
-    let bytes = h.finalize();
-    u64::from_le_bytes(bytes.as_bytes()[..8].try_into().unwrap_or_default())
 }
 
 impl<B: AutodiffBackend> Objective<B> for UnmtObjective<'_, B> {
