@@ -32,7 +32,7 @@ use serde::Deserialize;
 use unmt::backend::Cpu;
 use unmt::model::checkpoint::{HostTensor, NamedTensors, named_parameters, write_safetensors};
 use unmt::model::layer::Memory;
-use unmt::model::{Batch, DecoderCache, TransformerConfig};
+use unmt::model::{Batch, DecoderCache, TransformerConfig, TransformerInput};
 use unmt::train::masking::Masked;
 use unmt::train::mlm::mlm_loss;
 use unmt::train::optim::{Adam, AdamConfig, clip_coefficient, global_grad_norm, named_gradients};
@@ -116,7 +116,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             &device,
         )),
     };
-    let hidden = inference.forward(&batch, false, None);
+    let hidden = inference.forward(TransformerInput::encoder(&batch));
     let scores = inference.predict(hidden.clone().reshape([p.bs * p.len, spec.config.dim]));
     out.insert("padded.hidden".into(), HostTensor::from_tensor(&hidden));
     out.insert("padded.scores".into(), HostTensor::from_tensor(&scores));
@@ -133,15 +133,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let tokens =
         Tensor::<Cpu, 2, Int>::from_data(TensorData::new(d.tokens.clone(), [d.bs, d.len]), &device);
     let langs = Tensor::<Cpu, 2, Int>::full([d.bs, d.len], d.lang, &device);
-    let full = decoder.forward(
-        &Batch {
-            tokens: tokens.clone(),
-            langs: Some(langs.clone()),
-            padding: None,
-        },
-        true,
-        Some(&memory),
-    );
+    let target = Batch {
+        tokens: tokens.clone(),
+        langs: Some(langs.clone()),
+        padding: None,
+    };
+    let full = decoder.forward(TransformerInput::decoder(&target, &memory));
     out.insert("dec.hidden".into(), HostTensor::from_tensor(&full));
     let mut cache = DecoderCache::new();
     let steps: Vec<_> = (0..d.len)

@@ -8,6 +8,44 @@ use burn::tensor::activation::softmax;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Bool, Int, Tensor};
 
+/// Which keys a query may see besides unpadded ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttentionMask {
+    /// Every key (encoder self-attention, cross-attention).
+    Full,
+    /// Keys up to the query's own position (decoder self-attention, where query and keys are
+    /// the same sequence).
+    Causal,
+}
+
+/// The configuration of a [`MultiHeadAttention`] block (Burn's `XxxConfig::init` pattern).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MultiHeadAttentionConfig {
+    /// Model dimension (queries, keys, values and output).
+    pub dim: usize,
+    /// Heads; must divide `dim`.
+    pub n_heads: usize,
+    /// Dropout on the attention probabilities (XLM `attention_dropout`).
+    pub dropout: f64,
+}
+
+impl MultiHeadAttentionConfig {
+    /// Projections with PyTorch's `nn.Linear` initialisation (Burn's default `LinearConfig`
+    /// initialiser is the same `U(-1/sqrt(fan_in), 1/sqrt(fan_in))` for weight and bias),
+    /// built q, k, v, out in XLM's order.
+    pub fn init<B: Backend>(&self, device: &B::Device) -> MultiHeadAttention<B> {
+        let lin = || LinearConfig::new(self.dim, self.dim).init(device);
+        MultiHeadAttention {
+            q_lin: lin(),
+            k_lin: lin(),
+            v_lin: lin(),
+            out_lin: lin(),
+            dropout: DropoutConfig::new(self.dropout).init(),
+            n_heads: self.n_heads,
+        }
+    }
+}
+
 /// Multi-head attention used for self-attention (encoder and decoder) and, with a separate
 /// key/value input, for the decoder's cross-attention.
 #[derive(Module, Debug)]
@@ -25,25 +63,10 @@ pub struct MultiHeadAttention<B: Backend> {
 }
 
 impl<B: Backend> MultiHeadAttention<B> {
-    /// Projections with PyTorch's `nn.Linear` initialisation (Burn's default `LinearConfig`
-    /// initialiser is the same `U(-1/sqrt(fan_in), 1/sqrt(fan_in))` for weight and bias).
-    pub fn new(dim: usize, n_heads: usize, attention_dropout: f64, device: &B::Device) -> Self {
-        let lin = || LinearConfig::new(dim, dim).init(device);
-        Self {
-            q_lin: lin(),
-            k_lin: lin(),
-            v_lin: lin(),
-            out_lin: lin(),
-            dropout: DropoutConfig::new(attention_dropout).init(),
-            n_heads,
-        }
-    }
-
     /// Attends from `query` to `key_value`.
     ///
-    /// `key_padding` marks padded key positions (`true` = ignore); `causal` additionally hides
-    /// keys after the query position (decoder self-attention, where query and keys are the
-    /// same sequence).
+    /// `key_padding` marks padded key positions (`true` = ignore); [`AttentionMask::Causal`]
+    /// additionally hides keys after the query position.
     ///
     /// # Shapes
     /// - query: `[batch, q_len, dim]`
@@ -55,10 +78,11 @@ impl<B: Backend> MultiHeadAttention<B> {
         query: Tensor<B, 3>,
         key_value: Tensor<B, 3>,
         key_padding: Option<Tensor<B, 2, Bool>>,
-        causal: bool,
+        mask: AttentionMask,
     ) -> Tensor<B, 3> {
         let kv = self.project_kv(key_value);
-        self.attend(query, &kv, key_padding, causal.then_some(0))
+        let causal_offset = (mask == AttentionMask::Causal).then_some(0);
+        self.attend(query, &kv, key_padding, causal_offset)
     }
 
     /// Self-attention of the newest positions of a growing sequence (incremental decoding,

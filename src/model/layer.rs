@@ -9,7 +9,7 @@ use burn::tensor::activation::{gelu, relu};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Bool, Tensor};
 
-use super::attention::{KeyValue, MultiHeadAttention};
+use super::attention::{AttentionMask, KeyValue, MultiHeadAttention, MultiHeadAttentionConfig};
 use super::config::TransformerConfig;
 
 /// XLM's LayerNorm epsilon (`nn.LayerNorm(dim, eps=1e-12)`).
@@ -33,16 +33,32 @@ pub struct FeedForward<B: Backend> {
     gelu: bool,
 }
 
-impl<B: Backend> FeedForward<B> {
-    fn new(config: &TransformerConfig, device: &B::Device) -> Self {
-        Self {
-            lin1: LinearConfig::new(config.dim, config.hidden_dim).init(device),
-            lin2: LinearConfig::new(config.hidden_dim, config.dim).init(device),
-            dropout: DropoutConfig::new(config.dropout).init(),
-            gelu: config.gelu_activation,
+/// The configuration of a [`FeedForward`] block.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FeedForwardConfig {
+    /// Input and output size.
+    pub dim: usize,
+    /// Hidden size (XLM: `4 * dim`).
+    pub hidden_dim: usize,
+    /// Dropout on the output.
+    pub dropout: f64,
+    /// Exact-erf GELU (`true`) or ReLU.
+    pub gelu: bool,
+}
+
+impl FeedForwardConfig {
+    /// `lin1` then `lin2`, PyTorch's `nn.Linear` initialisation.
+    pub fn init<B: Backend>(&self, device: &B::Device) -> FeedForward<B> {
+        FeedForward {
+            lin1: LinearConfig::new(self.dim, self.hidden_dim).init(device),
+            lin2: LinearConfig::new(self.hidden_dim, self.dim).init(device),
+            dropout: DropoutConfig::new(self.dropout).init(),
+            gelu: self.gelu,
         }
     }
+}
 
+impl<B: Backend> FeedForward<B> {
     /// # Shapes
     /// - input: `[batch, len, dim]`, output: `[batch, len, dim]`
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
@@ -60,6 +76,75 @@ pub struct CrossAttention<B: Backend> {
     pub attention: MultiHeadAttention<B>,
     /// LayerNorm after its residual (XLM `layer_norm15`).
     pub layer_norm: LayerNorm<B>,
+}
+
+/// The configuration of a [`TransformerLayer`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TransformerLayerConfig {
+    /// Self-attention (cross-attention, when present, has the same shape).
+    pub attention: MultiHeadAttentionConfig,
+    /// The FFN.
+    pub ffn: FeedForwardConfig,
+    /// Dropout on the attention outputs before their residuals.
+    pub dropout: f64,
+    /// Whether the layer attends to encoder [`Memory`] (a decoder layer).
+    pub cross_attention: bool,
+}
+
+impl TransformerConfig {
+    /// The configuration of one of this model's layers; `cross_attention` makes it a decoder
+    /// layer.
+    pub fn layer(&self, cross_attention: bool) -> TransformerLayerConfig {
+        TransformerLayerConfig {
+            attention: MultiHeadAttentionConfig {
+                dim: self.dim,
+                n_heads: self.n_heads,
+                dropout: self.attention_dropout,
+            },
+            ffn: FeedForwardConfig {
+                dim: self.dim,
+                hidden_dim: self.hidden_dim,
+                dropout: self.dropout,
+                gelu: self.gelu_activation,
+            },
+            dropout: self.dropout,
+            cross_attention,
+        }
+    }
+}
+
+impl TransformerLayerConfig {
+    /// Builds the layer, parameters in XLM's order (attention, its LayerNorm, cross-attention
+    /// and its LayerNorm, FFN, its LayerNorm).
+    pub fn init<B: Backend>(&self, device: &B::Device) -> TransformerLayer<B> {
+        let dim = self.attention.dim;
+        TransformerLayer {
+            attention: self.attention.init(device),
+            layer_norm1: layer_norm(dim, device),
+            cross: self.cross_attention.then(|| CrossAttention {
+                attention: self.attention.init(device),
+                layer_norm: layer_norm(dim, device),
+            }),
+            ffn: self.ffn.init(device),
+            layer_norm2: layer_norm(dim, device),
+            dropout: DropoutConfig::new(self.dropout).init(),
+        }
+    }
+}
+
+/// What one layer's full-sequence forward pass reads.
+#[derive(Debug, Clone)]
+pub struct LayerInput<'a, B: Backend> {
+    /// Hidden states, `[batch, len, dim]`.
+    pub x: Tensor<B, 3>,
+    /// Padded positions, `[batch, len]` (`true` = padding).
+    pub padding: Option<Tensor<B, 2, Bool>>,
+    /// `[batch, len, 1]`: 1.0 for real tokens and 0.0 for padding (outputs are multiplied).
+    pub keep: Option<Tensor<B, 3>>,
+    /// Self-attention mask.
+    pub mask: AttentionMask,
+    /// Encoder output for the cross-attention (decoder layers).
+    pub memory: Option<&'a Memory<B>>,
 }
 
 /// Encoder output a decoder layer attends to.
@@ -88,45 +173,30 @@ pub struct TransformerLayer<B: Backend> {
 }
 
 impl<B: Backend> TransformerLayer<B> {
-    /// A layer; `with_cross_attention` makes it a decoder layer.
-    pub fn new(config: &TransformerConfig, with_cross_attention: bool, device: &B::Device) -> Self {
-        let attn = || {
-            MultiHeadAttention::new(config.dim, config.n_heads, config.attention_dropout, device)
-        };
-        Self {
-            attention: attn(),
-            layer_norm1: layer_norm(config.dim, device),
-            cross: with_cross_attention.then(|| CrossAttention {
-                attention: attn(),
-                layer_norm: layer_norm(config.dim, device),
-            }),
-            ffn: FeedForward::new(config, device),
-            layer_norm2: layer_norm(config.dim, device),
-            dropout: DropoutConfig::new(config.dropout).init(),
-        }
-    }
-
-    /// Runs the layer.
+    /// Runs the layer over whole sequences.
     ///
     /// # Shapes
-    /// - x: `[batch, len, dim]`
-    /// - padding: `[batch, len]` (`true` = padding)
-    /// - keep: `[batch, len, 1]`, 1.0 for real tokens and 0.0 for padding
+    /// - input.x: `[batch, len, dim]`
     /// - output: `[batch, len, dim]`
-    pub fn forward(
-        &self,
-        x: Tensor<B, 3>,
-        padding: Option<Tensor<B, 2, Bool>>,
-        keep: Option<Tensor<B, 3>>,
-        causal: bool,
-        memory: Option<&Memory<B>>,
-    ) -> Tensor<B, 3> {
+    pub fn forward(&self, input: LayerInput<'_, B>) -> Tensor<B, 3> {
+        let LayerInput {
+            x,
+            padding,
+            keep,
+            mask,
+            memory,
+        } = input;
         let h = self.sublayers(
             x,
-            |attention, x| attention.forward(x.clone(), x, padding, causal),
+            |attention, x| attention.forward(x.clone(), x, padding, mask),
             memory.map(|mem| {
                 |attention: &MultiHeadAttention<B>, h| {
-                    attention.forward(h, mem.states.clone(), mem.padding.clone(), false)
+                    attention.forward(
+                        h,
+                        mem.states.clone(),
+                        mem.padding.clone(),
+                        AttentionMask::Full,
+                    )
                 }
             }),
         );

@@ -13,7 +13,7 @@ pub mod layer;
 pub mod transformer;
 
 pub use config::TransformerConfig;
-pub use transformer::{Batch, DecoderCache, Transformer};
+pub use transformer::{Batch, DecoderCache, Transformer, TransformerInput};
 
 #[cfg(test)]
 mod tests;

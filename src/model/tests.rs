@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 
 use burn::tensor::{Bool, Int, Tensor, TensorData};
 
+use super::attention::AttentionMask;
 use super::checkpoint::{HostTensor, named_parameters};
-use super::{Batch, Transformer, TransformerConfig};
+use super::{Batch, Transformer, TransformerConfig, TransformerInput};
 use crate::backend::Cpu;
 
 type P = BTreeMap<String, HostTensor>;
@@ -282,7 +283,7 @@ fn attention_matches_reference_and_ignores_padded_keys() {
     let pad = [false, false, true];
     let mask = Tensor::<Cpu, 2, Bool>::from_data(TensorData::new(pad.to_vec(), [1, 3]), &device);
     let attn = &model.layers[0].attention;
-    let got = attn.forward(x.clone(), x.clone(), Some(mask.clone()), false);
+    let got = attn.forward(x.clone(), x.clone(), Some(mask.clone()), AttentionMask::Full);
     let h: Vec<Vec<f64>> = values
         .chunks(c.dim)
         .map(|r| r.iter().map(|&v| f64::from(v)).collect())
@@ -302,12 +303,12 @@ fn attention_matches_reference_and_ignores_padded_keys() {
     }
     let x2 = Tensor::<Cpu, 3>::from_data(TensorData::new(other, [1, 3, c.dim]), &device);
     let a = attn
-        .forward(x.clone(), x, Some(mask.clone()), false)
+        .forward(x.clone(), x, Some(mask.clone()), AttentionMask::Full)
         .into_data()
         .to_vec::<f32>()
         .unwrap();
     let b = attn
-        .forward(x2.clone(), x2, Some(mask), false)
+        .forward(x2.clone(), x2, Some(mask), AttentionMask::Full)
         .into_data()
         .to_vec::<f32>()
         .unwrap();
@@ -336,7 +337,7 @@ fn whole_encoder_matches_reference() {
         )),
     };
     let got = model
-        .forward(&batch, false, None)
+        .forward(TransformerInput::encoder(&batch))
         .into_data()
         .to_vec::<f32>()
         .unwrap();
@@ -394,7 +395,7 @@ fn decoder_setup() -> (Transformer<Cpu>, super::layer::Memory<Cpu>, Vec<i64>) {
         )),
     };
     let memory = super::layer::Memory {
-        states: encoder.forward(&src, false, None),
+        states: encoder.forward(TransformerInput::encoder(&src)),
         padding: src.padding,
     };
     let tgt = vec![
@@ -415,7 +416,7 @@ fn full_decode(
         langs: Some(ints(&vec![1; tgt.len()], [rows, len])),
         padding: None,
     };
-    let h = decoder.forward(&batch, true, Some(memory));
+    let h = decoder.forward(TransformerInput::decoder(&batch, memory));
     h.into_data().to_vec::<f32>().expect("f32")
 }
 
@@ -525,7 +526,7 @@ fn causal_forward_ignores_later_tokens_and_sees_earlier_ones() {
             padding: None,
         };
         model
-            .forward(&batch, true, None)
+            .forward(TransformerInput::causal(&batch))
             .into_data()
             .to_vec::<f32>()
             .expect("f32")

@@ -8,8 +8,9 @@ use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, LayerNorm};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Bool, Int, Tensor};
 
+use super::attention::AttentionMask;
 use super::config::TransformerConfig;
-use super::layer::{LayerCache, Memory, TransformerLayer, layer_norm};
+use super::layer::{LayerCache, LayerInput, Memory, TransformerLayer, layer_norm};
 
 /// The Transformer (encoder; layers built with cross-attention make it a decoder body).
 #[derive(Module, Debug)]
@@ -39,6 +40,45 @@ pub struct Batch<B: Backend> {
     /// Padded positions, `[batch, len]` (`true` = padding); `None` when nothing is padded
     /// (MLM streams).
     pub padding: Option<Tensor<B, 2, Bool>>,
+}
+
+/// What a full-sequence forward pass reads: the batch, and how it attends (Burn's
+/// `TransformerEncoderInput` pattern; the constructors are the combinations that exist).
+#[derive(Debug)]
+pub struct TransformerInput<'a, B: Backend> {
+    batch: &'a Batch<B>,
+    mask: AttentionMask,
+    memory: Option<&'a Memory<B>>,
+}
+
+impl<'a, B: Backend> TransformerInput<'a, B> {
+    /// Bidirectional self-attention: the encoder, and the masked LM.
+    pub fn encoder(batch: &'a Batch<B>) -> Self {
+        Self {
+            batch,
+            mask: AttentionMask::Full,
+            memory: None,
+        }
+    }
+
+    /// Causal self-attention and cross-attention to the encoder's `memory`: the translation
+    /// decoder (a model built by [`TransformerConfig::init_decoder`]).
+    pub fn decoder(batch: &'a Batch<B>, memory: &'a Memory<B>) -> Self {
+        Self {
+            batch,
+            mask: AttentionMask::Causal,
+            memory: Some(memory),
+        }
+    }
+
+    /// Causal self-attention without a source: a language-model decoder (XLM's CLM).
+    pub fn causal(batch: &'a Batch<B>) -> Self {
+        Self {
+            batch,
+            mask: AttentionMask::Causal,
+            memory: None,
+        }
+    }
 }
 
 impl TransformerConfig {
@@ -78,7 +118,7 @@ impl TransformerConfig {
             lang_embeddings: (self.n_langs > 1).then(|| embedding(self.n_langs)),
             layer_norm_emb: layer_norm(self.dim, device),
             layers: (0..self.n_layers)
-                .map(|_| TransformerLayer::new(self, decoder, device))
+                .map(|_| self.layer(decoder).init(device))
                 .collect(),
             pred_bias: Initializer::Uniform {
                 min: -std,
@@ -119,20 +159,26 @@ impl<B: Backend> Transformer<B> {
         }
     }
 
-    /// Encodes a batch (bidirectional self-attention; `causal` for a language-model decoder).
+    /// Runs every layer over whole sequences, attending as `input` says.
     ///
     /// # Shapes
     /// - output: `[batch, len, dim]`
-    pub fn forward(
-        &self,
-        batch: &Batch<B>,
-        causal: bool,
-        memory: Option<&Memory<B>>,
-    ) -> Tensor<B, 3> {
+    pub fn forward(&self, input: TransformerInput<'_, B>) -> Tensor<B, 3> {
+        let TransformerInput {
+            batch,
+            mask,
+            memory,
+        } = input;
         let keep = keep_mask(batch.padding.as_ref());
         let mut h = self.embed(batch);
         for layer in &self.layers {
-            h = layer.forward(h, batch.padding.clone(), keep.clone(), causal, memory);
+            h = layer.forward(LayerInput {
+                x: h,
+                padding: batch.padding.clone(),
+                keep: keep.clone(),
+                mask,
+                memory,
+            });
         }
         h
     }

@@ -194,19 +194,32 @@ pub fn why_run(
     }
 }
 
+/// "`a`: never run; `b`: `params.merges` 2000 -> 4000", the first few root causes of a rerun.
+fn describe_causes(roots: &BTreeMap<String, String>) -> String {
+    const SHOWN: usize = 3;
+    let mut parts: Vec<String> = roots
+        .iter()
+        .take(SHOWN)
+        .map(|(node, why)| format!("`{node}`: {why}"))
+        .collect();
+    if roots.len() > SHOWN {
+        parts.push(format!("{} more", roots.len() - SHOWN));
+    }
+    format!("because {}", parts.join("; "))
+}
+
 /// Plans every node of `graph` against `cache`. `gpus` is the number of GPU slots.
 pub fn make(graph: &Graph, cache: &Cache, gpus: usize) -> Result<(Plan, Vec<Known>), CacheError> {
     let mut known: Vec<Known> = Vec::with_capacity(graph.nodes.len());
     let mut nodes: Vec<PlannedNode> = Vec::with_capacity(graph.nodes.len());
+    // For each node that runs, the nodes whose own change makes it run (itself when it
+    // runs for a reason of its own) with that reason. Explanations name these root causes
+    // instead of nesting every producer's explanation (which grew exponentially with depth).
+    let mut causes: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
     for (i, node) in graph.nodes.iter().enumerate() {
-        let reasons: BTreeMap<String, String> = nodes
-            .iter()
-            .filter(|p| p.action == Action::Run)
-            .map(|p| (p.node.clone(), p.reason.clone()))
-            .collect();
         let because = |label: &str| {
             let producer = label.rsplit_once('.').map_or(label, |(n, _)| n);
-            reasons.get(producer).map(|r| format!("{producer}: {r}"))
+            causes.get(producer).map(describe_causes)
         };
         let (action, reason, key, k) = if node.stage.needs_gpu(&node.params) && gpus == 0 {
             (Action::Blocked, "needs a GPU slot and none is available (build with `--features cuda`, pass `--gpus N`)".to_owned(), None, Known::Unavailable)
@@ -219,19 +232,20 @@ pub fn make(graph: &Graph, cache: &Cache, gpus: usize) -> Result<(Plan, Vec<Know
                     Known::Unavailable,
                 ),
                 InputState::Waiting(labels) => {
-                    let why: Vec<String> = labels
-                        .iter()
-                        .map(|l| match because(l) {
-                            Some(b) => format!("`{l}` will be recomputed ({b})"),
-                            None => format!("`{l}` will be recomputed"),
-                        })
-                        .collect();
-                    (
-                        Action::Run,
-                        format!("input {}", why.join(", ")),
-                        None,
-                        Known::Pending,
-                    )
+                    let mut roots = BTreeMap::new();
+                    for l in &labels {
+                        let producer = l.rsplit_once('.').map_or(l.as_str(), |(n, _)| n);
+                        if let Some(c) = causes.get(producer) {
+                            roots.extend(c.iter().map(|(k, v)| (k.clone(), v.clone())));
+                        }
+                    }
+                    let list: Vec<String> = labels.iter().map(|l| format!("`{l}`")).collect();
+                    let mut reason = format!("input {} will be recomputed", list.join(", "));
+                    if !roots.is_empty() {
+                        reason = format!("{reason} ({})", describe_causes(&roots));
+                    }
+                    causes.insert(node.name.clone(), roots);
+                    (Action::Run, reason, None, Known::Pending)
                 }
                 InputState::Ready(inputs) => {
                     let key = inputs.material.key();
@@ -252,6 +266,12 @@ pub fn make(graph: &Graph, cache: &Cache, gpus: usize) -> Result<(Plan, Vec<Know
                 }
             }
         };
+        if action == Action::Run && !causes.contains_key(&node.name) {
+            causes.insert(
+                node.name.clone(),
+                BTreeMap::from([(node.name.clone(), reason.clone())]),
+            );
+        }
         known.push(k);
         nodes.push(PlannedNode {
             node: node.name.clone(),

@@ -36,7 +36,7 @@ use super::scaffold::{
 };
 use super::stream::{ChunkOrder, Stream};
 use crate::model::checkpoint::{self, CheckpointError};
-use crate::model::{Batch, Transformer, TransformerConfig};
+use crate::model::{Batch, Transformer, TransformerConfig, TransformerInput};
 
 /// Burn's random generator is process-global: whoever seeds it and then draws dropout masks
 /// must not interleave with another training in the same process.
@@ -317,7 +317,7 @@ fn forward_targets<B: Backend>(
         langs,
         padding: None,
     };
-    let hidden = model.forward(&batch, false, None);
+    let hidden = model.forward(TransformerInput::encoder(&batch));
     let dim = hidden.dims()[2];
     let pos: Vec<i64> = masked.positions.iter().map(|&p| p as i64).collect();
     let n = pos.len();

@@ -17,7 +17,7 @@ use burn::tensor::{ElementConversion, Int, Tensor, TensorData};
 
 use super::model::EncoderDecoder;
 use crate::model::layer::Memory;
-use crate::model::{Batch, DecoderCache, Transformer};
+use crate::model::{Batch, DecoderCache, Transformer, TransformerInput};
 use crate::text::dictionary::{EOS_INDEX, PAD_INDEX};
 
 /// Why a step could not run on its inputs. Messages follow the crate convention
@@ -215,7 +215,7 @@ fn longest(sentences: &[Vec<u32>]) -> usize {
 /// The encoder's output over `batch`, with its padding, as the decoder attends to it.
 fn encode<B: Backend>(encoder: &Transformer<B>, batch: &Batch<B>) -> Memory<B> {
     Memory {
-        states: encoder.forward(batch, false, None),
+        states: encoder.forward(TransformerInput::encoder(batch)),
         padding: batch.padding.clone(),
     }
 }
@@ -259,7 +259,7 @@ fn target_log_probs<B: Backend>(
     let source = sentence_batch(&model.encoder, src, src_lang, "source", device)?;
     let target = sentence_batch(&model.decoder, tgt, tgt_lang, "target", device)?;
     let memory = encode(&model.encoder, &source);
-    let hidden = model.decoder.forward(&target, true, Some(&memory));
+    let hidden = model.decoder.forward(TransformerInput::decoder(&target, &memory));
     let [bs, slen, dim] = hidden.dims();
     let (rows, next): (Vec<i64>, Vec<i64>) = tgt
         .iter()
@@ -539,14 +539,14 @@ mod tests {
         max_len: usize,
     ) -> Vec<u32> {
         let memory = Memory {
-            states: model.encoder.forward(&unpadded(src, 0), false, None),
+            states: model.encoder.forward(TransformerInput::encoder(&unpadded(src, 0))),
             padding: None,
         };
         let mut seq = vec![EOS_INDEX];
         while seq.len() < max_len {
             let h = model
                 .decoder
-                .forward(&unpadded(&seq, tgt_lang), true, Some(&memory));
+                .forward(TransformerInput::decoder(&unpadded(&seq, tgt_lang), &memory));
             let [_, len, dim] = h.dims();
             let last = h.slice([0..1, len - 1..len]).reshape([1, dim]);
             let word: i64 = model.decoder.predict(last).argmax(1).into_scalar().elem();
@@ -603,12 +603,12 @@ mod tests {
     /// `Σ -log p` over `tgt[1..]` and the count, computed per sentence without padding.
     fn unpadded_nll(model: &EncoderDecoder<Cpu>, src: &[u32], tgt: &[u32]) -> (f64, usize) {
         let memory = Memory {
-            states: model.encoder.forward(&unpadded(src, 0), false, None),
+            states: model.encoder.forward(TransformerInput::encoder(&unpadded(src, 0))),
             padding: None,
         };
         let h = model
             .decoder
-            .forward(&unpadded(tgt, 0), true, Some(&memory));
+            .forward(TransformerInput::decoder(&unpadded(tgt, 0), &memory));
         let [_, len, dim] = h.dims();
         let logp = host(log_softmax(model.decoder.predict(h.reshape([len, dim])), 1));
         let n_words = config().n_words;
