@@ -257,3 +257,34 @@ params = { run = ["sh", "-c", "echo ran >> counter.txt; sleep 1; echo ok > \"$0\
         "ran\n"
     );
 }
+
+/// A diamond chain 12 deep: every node reads both outputs of its parent, so nesting each
+/// producer's explanation would double its length per level.
+#[test]
+fn plan_reasons_name_root_causes_and_stay_short_in_deep_graphs() {
+    let env = env();
+    let mut r = String::from(
+        "[files]\na = \"a.txt\"\n\n[nodes.n0]\nstage = \"corpus\"\ninputs = { text = \"files.a\" }\nparams = { valid = 5 }\n",
+    );
+    for i in 1..12 {
+        r.push_str(&format!(
+            "\n[nodes.n{i}]\nstage = \"command\"\ninputs = {{ a = \"n{p}.{x}\", b = \"n{p}.{y}\" }}\nparams = {{ run = [\"cat\", \"{{in.a}}\", \"{{in.b}}\"], outputs = [\"o\"], stdout = \"s\" }}\n",
+            p = i - 1,
+            x = if i == 1 { "train" } else { "o" },
+            y = if i == 1 { "valid" } else { "s" },
+        ));
+    }
+    env.write("r.toml", &r);
+    let out = stdout(&env.unmt(&["plan", "r.toml", "--json"]));
+    let plan: serde_json::Value = serde_json::from_str(&out).expect("json");
+    let last = plan
+        .as_array()
+        .expect("array")
+        .iter()
+        .find(|n| n["node"] == "n11")
+        .expect("n11 planned");
+    assert_eq!(
+        last["reason"],
+        "input `n10.o`, `n10.s` will be recomputed (because `n0`: never run)"
+    );
+}
