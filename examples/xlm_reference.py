@@ -1200,6 +1200,88 @@ def bench(case, updates, warmup, device, autocast, peak_tflops, seed=0):
     return out
 
 
+UNMT_CASES = {
+    "quickstart": dict(n_words=2217, dim=64, n_layers=2, n_heads=4, tokens_per_batch=400, slen=20),
+    "small": dict(n_words=10000, dim=256, n_layers=4, n_heads=8, tokens_per_batch=1000, slen=25),
+    "paper": dict(n_words=32000, dim=1024, n_layers=6, n_heads=8, tokens_per_batch=1000, slen=25),
+}
+
+
+def bench_unmt(case, steps, device, seed=0):
+    """The PyTorch-eager side of examples/bench_unmt.rs (see its docs): the AE step
+    (`ae_step_loss` with source = target, no noise), the BT step (`bt_step_loss`), each
+    followed by backward, `clip_grad_norm_(5)` and XLM's Adam (beta2 0.98), then greedy
+    generation (`generate_greedy`) at BT's max_len and at 16/32/64/128. `</s>` gets a -1e4
+    output bias so every generation runs to max_len, as on the Rust side."""
+    c = UNMT_CASES[case]
+    torch.manual_seed(seed)
+    cfg = dict(
+        n_words=c["n_words"], n_langs=2, dim=c["dim"], n_layers=c["n_layers"],
+        n_heads=c["n_heads"], hidden_dim=4 * c["dim"], dropout=0.1, attention_dropout=0.1,
+        gelu_activation=True, pad_index=PAD_INDEX,
+    )
+    encoder, decoder = encoder_decoder_from_mlm(cfg)
+    encoder, decoder = encoder.to(device), decoder.to(device)
+    with torch.no_grad():
+        decoder.pred_proj.bias[EOS_INDEX] -= 1e4
+    params = list(encoder.parameters()) + list(decoder.parameters())
+    opt = XlmAdam(params, lr=1e-4, betas=(0.9, 0.98))
+    bs, slen = c["tokens_per_batch"] // c["slen"], c["slen"]
+    gen = torch.Generator(device="cpu").manual_seed(seed)
+    x = torch.randint(FIRST_WORD, c["n_words"], (slen, bs), generator=gen)
+    x[0] = EOS_INDEX
+    x[-1] = EOS_INDEX
+    x = x.to(device)
+    lengths = torch.full((bs,), slen, dtype=torch.long, device=device)
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+
+    def timed(fn):
+        fn()
+        sync()
+        start = time.perf_counter()
+        for _ in range(steps):
+            fn()
+        sync()
+        return (time.perf_counter() - start) / steps
+
+    def step(loss):
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 5.0)
+        opt.step()
+        return loss.detach().item()
+
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    ae_s = timed(lambda: step(ae_step_loss(encoder, decoder, x, lengths, 0, x, lengths, 0)))
+    gen_len = int(1.3 * slen + 5)
+    bt_s = timed(lambda: step(bt_step_loss(encoder, decoder, x, lengths, 0, 1)))
+
+    def greedy(max_len):
+        encoder.eval()
+        with torch.no_grad():
+            enc = encoder.fwd(x.t(), lengths, causal=False, langs=torch.zeros_like(x).t())
+            out, out_len = generate_greedy(decoder, enc, lengths, 1, max_len)
+        assert int(out_len.min()) == max_len
+        return out
+
+    greedy_s = timed(lambda: greedy(gen_len))
+    per_position = [[n, 1e3 * timed(lambda: greedy(n)) / (n - 1)] for n in (16, 32, 64, 128)]
+    if device.type == "cuda":
+        peak = torch.cuda.max_memory_allocated() / 2**20
+    else:
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return dict(
+        ae_tokens_per_s=2 * bs * slen / ae_s,
+        bt_tokens_per_s=(bs * slen + bs * gen_len) / bt_s,
+        greedy_sentences_per_s=bs / greedy_s,
+        ms_per_position=per_position,
+        peak_mib=peak,
+        threads=torch.get_num_threads(),
+        torch=torch.__version__,
+    )
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -1211,6 +1293,10 @@ def main():
     b.add_argument("--autocast", choices=["bf16", "fp16"], default=None)
     b.add_argument("--peak-tflops", type=float, default=None, help="for MFU (H100 SXM bf16 dense: 989)")
     b.add_argument("--json", action="store_true", help="one JSON object per case on stdout")
+    u = sub.add_parser("bench-unmt", help="time XLM UNMT steps and greedy generation (PyTorch eager)")
+    u.add_argument("--case", choices=sorted(UNMT_CASES), required=True)
+    u.add_argument("--steps", type=int, default=4)
+    u.add_argument("--device", default="cpu", help="cpu or cuda:N")
     sub.add_parser(
         "selfcheck-unmt",
         help="check the UNMT pieces (noise, greedy generation, AE/BT losses, lambda, lr) on CPU",
@@ -1218,6 +1304,9 @@ def main():
     args = p.parse_args()
     if args.cmd == "selfcheck-unmt":
         return selfcheck_unmt()
+    if args.cmd == "bench-unmt":
+        print(json.dumps(bench_unmt(args.case, args.steps, torch.device(args.device))), flush=True)
+        return 0
     device = torch.device(args.device)
     for case in args.case:
         r = bench(case, args.updates, args.warmup, device, args.autocast, args.peak_tflops)
