@@ -126,7 +126,11 @@ fn parse_args() -> Result<Args, String> {
             "--torch" => args.torch = Some(value()?),
             "--paper" => args.paper = true,
             "--child" => args.child = Some(value()?),
-            _ => return Err(format!("unknown argument {a}; expected --device, --torch, --paper")),
+            _ => {
+                return Err(format!(
+                    "unknown argument {a}; expected --device, --torch, --paper"
+                ));
+            }
         }
     }
     Ok(args)
@@ -160,7 +164,10 @@ fn main() {
                 std::process::exit(2);
             }
         };
-        println!("{}", serde_json::to_string(&measured).expect("serialisable"));
+        println!(
+            "{}",
+            serde_json::to_string(&measured).expect("serialisable")
+        );
         return;
     }
     let cases: Vec<&Case> = CASES
@@ -208,8 +215,16 @@ fn report(c: &Case, ours: &Result<Measured, String>, torch: Option<&Result<Measu
         }
     };
     let t = torch.and_then(Result::ok);
-    row("AE step tokens/s", ours.ae_tokens_per_s, t.map(|t| t.ae_tokens_per_s));
-    row("BT step tokens/s", ours.bt_tokens_per_s, t.map(|t| t.bt_tokens_per_s));
+    row(
+        "AE step tokens/s",
+        ours.ae_tokens_per_s,
+        t.map(|t| t.ae_tokens_per_s),
+    );
+    row(
+        "BT step tokens/s",
+        ours.bt_tokens_per_s,
+        t.map(|t| t.bt_tokens_per_s),
+    );
     row(
         "greedy sentences/s",
         ours.greedy_sentences_per_s,
@@ -217,7 +232,11 @@ fn report(c: &Case, ours: &Result<Measured, String>, torch: Option<&Result<Measu
     );
     for (i, &(len, ms)) in ours.ms_per_position.iter().enumerate() {
         let theirs = t.and_then(|t| t.ms_per_position.get(i)).map(|&(_, ms)| ms);
-        row(&format!("ms per generated position, max_len {len}"), ms, theirs);
+        row(
+            &format!("ms per generated position, max_len {len}"),
+            ms,
+            theirs,
+        );
     }
     row("peak MiB", ours.peak_mib, t.map(|t| t.peak_mib));
 }

@@ -188,11 +188,45 @@ pub fn write_safetensors(
         })
         .collect::<Result<Vec<_>, _>>()?;
     let buf = safetensors::serialize(views, Some(metadata)).map_err(|e| invalid(e.to_string()))?;
+    let buf = sorted_metadata(buf).map_err(invalid)?;
     crate::io::write_atomic(path, &buf).map_err(|source| CheckpointError::Io {
         action: "write",
         path: path.to_path_buf(),
         source,
     })
+}
+
+/// `buf` with its header's `__metadata__` entries in sorted order. `safetensors::serialize`
+/// writes them in `HashMap` order, which differs from process to process, so equal weights
+/// and metadata gave files with different bytes (and cache outputs that never compare
+/// equal). Tensor entries and data are kept as they are: their offsets are relative to the
+/// end of the header, whose length is padded to a multiple of 8 as safetensors writes it.
+fn sorted_metadata(buf: Vec<u8>) -> Result<Vec<u8>, String> {
+    let bad = || "safetensors wrote a malformed header".to_owned();
+    let n = buf
+        .get(..8)
+        .and_then(|b| b.try_into().ok())
+        .map(u64::from_le_bytes)
+        .and_then(|n| usize::try_from(n).ok())
+        .ok_or_else(bad)?;
+    let header = buf.get(8..8 + n).ok_or_else(bad)?;
+    let mut value: serde_json::Value = serde_json::from_slice(header).map_err(|e| e.to_string())?;
+    let Some(map) = value.as_object_mut() else {
+        return Err(bad());
+    };
+    if let Some(serde_json::Value::Object(meta)) = map.get_mut("__metadata__") {
+        let mut entries: Vec<(String, serde_json::Value)> =
+            std::mem::take(meta).into_iter().collect();
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        meta.extend(entries);
+    }
+    let mut text = serde_json::to_vec(&value).map_err(|e| e.to_string())?;
+    text.resize(text.len().next_multiple_of(8), b' ');
+    let mut out = Vec::with_capacity(8 + text.len() + buf.len() - 8 - n);
+    out.extend_from_slice(&(text.len() as u64).to_le_bytes());
+    out.extend_from_slice(&text);
+    out.extend_from_slice(&buf[8 + n..]);
+    Ok(out)
 }
 
 /// Named host tensors.
@@ -254,4 +288,49 @@ pub fn load_module<B: Backend, M: Module<B>>(module: M, path: &Path) -> Result<M
         path: path.to_path_buf(),
         reason,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn equal_content_gives_equal_bytes_whatever_the_metadata_order() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let tensors = NamedTensors::from([
+            (
+                "b".to_owned(),
+                HostTensor {
+                    shape: vec![3],
+                    values: vec![1.0, 2.0, 3.0],
+                },
+            ),
+            (
+                "a".to_owned(),
+                HostTensor {
+                    shape: vec![1, 2],
+                    values: vec![-1.0, 0.5],
+                },
+            ),
+        ]);
+        let keys: Vec<String> = (0..12).map(|i| format!("key{i}")).collect();
+        let forward: HashMap<String, String> =
+            keys.iter().map(|k| (k.clone(), format!("v{k}"))).collect();
+        let backward: HashMap<String, String> = keys
+            .iter()
+            .rev()
+            .map(|k| (k.clone(), format!("v{k}")))
+            .collect();
+        let (p1, p2) = (dir.path().join("1"), dir.path().join("2"));
+        write_safetensors(&p1, &tensors, forward.clone()).expect("write");
+        write_safetensors(&p2, &tensors, backward).expect("write");
+        let bytes = std::fs::read(&p1).expect("read");
+        assert_eq!(bytes, std::fs::read(&p2).expect("read"));
+        assert_eq!(
+            bytes[..8],
+            ((bytes.len() - 8 - 3 * 4 - 2 * 4) as u64).to_le_bytes()
+        );
+        let (back, meta) = read_safetensors(&p1).expect("readable");
+        assert_eq!((back, meta), (tensors, forward));
+    }
 }

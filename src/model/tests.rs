@@ -283,7 +283,12 @@ fn attention_matches_reference_and_ignores_padded_keys() {
     let pad = [false, false, true];
     let mask = Tensor::<Cpu, 2, Bool>::from_data(TensorData::new(pad.to_vec(), [1, 3]), &device);
     let attn = &model.layers[0].attention;
-    let got = attn.forward(x.clone(), x.clone(), Some(mask.clone()), AttentionMask::Full);
+    let got = attn.forward(
+        x.clone(),
+        x.clone(),
+        Some(mask.clone()),
+        AttentionMask::Full,
+    );
     let h: Vec<Vec<f64>> = values
         .chunks(c.dim)
         .map(|r| r.iter().map(|&v| f64::from(v)).collect())

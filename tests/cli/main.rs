@@ -10,3 +10,4 @@ mod mlm;
 mod quickstart;
 mod stage_errors;
 mod stages;
+mod unmt;

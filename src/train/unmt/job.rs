@@ -279,8 +279,8 @@ impl OnDevice for Train<'_> {
             epoch_size: p.epoch_size,
             max_epochs: p.max_epochs,
             criterion: Criterion {
-                metric: p.stopping_criterion.clone(),
-                direction: if higher_is_better(&p.stopping_criterion) {
+                metric: p.criterion(),
+                direction: if higher_is_better(&p.criterion()) {
                     Direction::Higher
                 } else {
                     Direction::Lower

@@ -441,12 +441,12 @@ mod tests {
     fn params() -> UnmtParams {
         UnmtParams {
             langs: vec!["en".into(), "mk".into()],
-            ae_steps: vec!["en".into(), "mk".into()],
-            bt_steps: vec!["en-mk-en".into(), "mk-en-mk".into()],
+            ae_steps: Some(vec!["en".into(), "mk".into()]),
+            bt_steps: Some(vec!["en-mk-en".into(), "mk-en-mk".into()]),
             lambda_ae: LambdaSchedule::parse("0:1,4:0.5").expect("schedule"),
             tokens_per_batch: 40,
             batch_size: 4,
-            stopping_criterion: "valid_mk-en_mt_chrf".into(),
+            stopping_criterion: Some("valid_mk-en_mt_chrf".into()),
             eval_batch_size: 4,
             seed: 3,
             ..UnmtParams::default()
@@ -461,7 +461,7 @@ mod tests {
             epoch_size: 16,
             max_epochs: 2,
             criterion: Criterion {
-                metric: p.stopping_criterion.clone(),
+                metric: p.criterion(),
                 direction: Direction::Higher,
                 patience: 5,
             },

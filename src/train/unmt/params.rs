@@ -18,10 +18,12 @@ pub struct UnmtParams {
     pub langs: Vec<String>,
     /// `"cpu"` or `"cuda:N"`. Default: `"cpu"`.
     pub device: DeviceSpec,
-    /// Denoising auto-encoding steps, one per language (XLM `--ae_steps`). Default: both.
-    pub ae_steps: Vec<String>,
-    /// Online back-translation directions `l1-l2-l1` (XLM `--bt_steps`). Default: both.
-    pub bt_steps: Vec<String>,
+    /// Denoising auto-encoding steps, one per language (XLM `--ae_steps`). Default: every
+    /// language of `langs`; `[]` for none.
+    pub ae_steps: Option<Vec<String>>,
+    /// Online back-translation directions `l1-l2-l1` (XLM `--bt_steps`). Default: every
+    /// ordered pair of `langs` (`en-mk-en`, `mk-en-mk` for two); `[]` for none.
+    pub bt_steps: Option<Vec<String>>,
     /// Local shuffle distance (XLM `--word_shuffle`). Default: 3.
     pub word_shuffle: f64,
     /// Word dropout probability. Default: 0.1.
@@ -55,8 +57,9 @@ pub struct UnmtParams {
     /// Epoch limit. Default: 100000.
     pub max_epochs: usize,
     /// The metric early stopping watches (higher is better for `_bleu`, `_acc`, `_chrf`).
-    /// Default: `"valid_lmr-en_mt_bleu"`.
-    pub stopping_criterion: String,
+    /// Default: `valid_<l2>-<l1>_mt_bleu` for `langs = [l1, l2]`, e.g.
+    /// `"valid_mk-en_mt_bleu"` (see [`UnmtParams::criterion`]).
+    pub stopping_criterion: Option<String>,
     /// Epochs without improvement before stopping (XLM's counter must exceed it). Default: 10.
     pub patience: usize,
     /// Dropout in the encoder and decoder. Default: 0.1.
@@ -76,8 +79,8 @@ impl Default for UnmtParams {
         Self {
             langs: vec!["en".into(), "lmr".into()],
             device: DeviceSpec::Cpu,
-            ae_steps: vec!["en".into(), "lmr".into()],
-            bt_steps: vec!["en-lmr-en".into(), "lmr-en-lmr".into()],
+            ae_steps: None,
+            bt_steps: None,
             word_shuffle: 3.0,
             word_dropout: 0.1,
             word_blank: 0.1,
@@ -93,7 +96,7 @@ impl Default for UnmtParams {
             batch_size: 32,
             epoch_size: 50_000,
             max_epochs: 100_000,
-            stopping_criterion: "valid_lmr-en_mt_bleu".into(),
+            stopping_criterion: None,
             patience: 10,
             dropout: 0.1,
             attention_dropout: 0.1,
@@ -121,18 +124,35 @@ impl UnmtParams {
 
     /// `ae_steps` as language indices (validated).
     pub fn ae_langs(&self) -> Vec<usize> {
-        self.ae_steps
-            .iter()
-            .filter_map(|l| self.lang_index(l))
-            .collect()
+        match &self.ae_steps {
+            None => (0..self.langs.len()).collect(),
+            Some(steps) => steps.iter().filter_map(|l| self.lang_index(l)).collect(),
+        }
     }
 
     /// `bt_steps` as directions (validated).
     pub fn bt_directions(&self) -> Vec<BtDirection> {
-        self.bt_steps
-            .iter()
-            .filter_map(|s| self.parse_bt(s).ok())
-            .collect()
+        match &self.bt_steps {
+            None => (0..self.langs.len())
+                .flat_map(|src| {
+                    (0..self.langs.len())
+                        .filter(move |&via| via != src)
+                        .map(move |via| BtDirection { src, via })
+                })
+                .collect(),
+            Some(steps) => steps.iter().filter_map(|s| self.parse_bt(s).ok()).collect(),
+        }
+    }
+
+    /// The metric that picks the best epoch and stops training: `stopping_criterion`, by
+    /// default `valid_<l2>-<l1>_mt_bleu` for `langs = [l1, l2, ..]` (the paper's
+    /// `valid_mk-en_mt_bleu` for `["en", "mk"]`: into English).
+    pub fn criterion(&self) -> String {
+        match (&self.stopping_criterion, &self.langs[..]) {
+            (Some(c), _) => c.clone(),
+            (None, [l1, l2, ..]) => format!("valid_{l2}-{l1}_mt_bleu"),
+            (None, _) => String::new(),
+        }
     }
 
     fn parse_bt(&self, s: &str) -> Result<BtDirection, String> {
@@ -185,7 +205,7 @@ impl Validate for UnmtParams {
                 return Err(InvalidParam::new("langs", format!("names `{l}` twice")));
             }
         }
-        for l in &self.ae_steps {
+        for l in self.ae_steps.iter().flatten() {
             if self.lang_index(l).is_none() {
                 return Err(InvalidParam::new(
                     "ae_steps",
@@ -193,11 +213,11 @@ impl Validate for UnmtParams {
                 ));
             }
         }
-        for s in &self.bt_steps {
+        for s in self.bt_steps.iter().flatten() {
             self.parse_bt(s)
                 .map_err(|m| InvalidParam::new("bt_steps", m))?;
         }
-        if self.ae_steps.is_empty() && self.bt_steps.is_empty() {
+        if self.ae_langs().is_empty() && self.bt_directions().is_empty() {
             return Err(InvalidParam::new(
                 "bt_steps",
                 "there must be at least one AE or BT step",
@@ -275,12 +295,12 @@ impl Validate for UnmtParams {
         if self.clip_grad_norm < 0.0 {
             return Err(InvalidParam::new("clip_grad_norm", "must be non-negative"));
         }
-        if !metric_shape(&self.stopping_criterion, &self.langs) {
+        if !metric_shape(&self.criterion(), &self.langs) {
             return Err(InvalidParam::new(
                 "stopping_criterion",
                 format!(
                     "`{}` is not `valid_SRC-TGT_mt_{{bleu,sacrebleu,chrf,acc,ppl}}` over `langs`",
-                    self.stopping_criterion
+                    self.criterion()
                 ),
             ));
         }
@@ -338,17 +358,48 @@ mod tests {
     }
 
     #[test]
+    fn default_steps_and_criterion_follow_langs() {
+        let p = UnmtParams {
+            langs: vec!["en".into(), "sq".into()],
+            ..UnmtParams::default()
+        };
+        p.validate().expect("valid for any two languages");
+        assert_eq!(p.ae_langs(), [0, 1]);
+        assert_eq!(p.bt_directions().len(), 2);
+        assert_eq!(p.criterion(), "valid_sq-en_mt_bleu");
+        let only_ae = UnmtParams {
+            bt_steps: Some(vec![]),
+            ..p
+        };
+        only_ae.validate().expect("AE alone is a valid run");
+        assert!(only_ae.bt_directions().is_empty());
+    }
+
+    #[test]
     fn steps_must_name_languages_with_data() {
         let bad = |f: fn(&mut UnmtParams)| {
             let mut p = UnmtParams::default();
             f(&mut p);
             p.validate().expect_err("invalid").field
         };
-        assert_eq!(bad(|p| p.ae_steps = vec!["sq".into()]), "ae_steps");
-        assert_eq!(bad(|p| p.bt_steps = vec!["en-sq-en".into()]), "bt_steps");
-        assert_eq!(bad(|p| p.bt_steps = vec!["en-lmr".into()]), "bt_steps");
+        assert_eq!(bad(|p| p.ae_steps = Some(vec!["sq".into()])), "ae_steps");
         assert_eq!(
-            bad(|p| p.stopping_criterion = "valid_mk-en_mt_bleu".into()),
+            bad(|p| p.bt_steps = Some(vec!["en-sq-en".into()])),
+            "bt_steps"
+        );
+        assert_eq!(
+            bad(|p| p.bt_steps = Some(vec!["en-lmr".into()])),
+            "bt_steps"
+        );
+        assert_eq!(
+            bad(|p| {
+                p.ae_steps = Some(vec![]);
+                p.bt_steps = Some(vec![]);
+            }),
+            "bt_steps"
+        );
+        assert_eq!(
+            bad(|p| p.stopping_criterion = Some("valid_mk-en_mt_bleu".into())),
             "stopping_criterion"
         );
         assert_eq!(bad(|p| p.word_shuffle = 0.5), "word_shuffle");

@@ -259,7 +259,9 @@ fn target_log_probs<B: Backend>(
     let source = sentence_batch(&model.encoder, src, src_lang, "source", device)?;
     let target = sentence_batch(&model.decoder, tgt, tgt_lang, "target", device)?;
     let memory = encode(&model.encoder, &source);
-    let hidden = model.decoder.forward(TransformerInput::decoder(&target, &memory));
+    let hidden = model
+        .decoder
+        .forward(TransformerInput::decoder(&target, &memory));
     let [bs, slen, dim] = hidden.dims();
     let (rows, next): (Vec<i64>, Vec<i64>) = tgt
         .iter()
@@ -539,14 +541,17 @@ mod tests {
         max_len: usize,
     ) -> Vec<u32> {
         let memory = Memory {
-            states: model.encoder.forward(TransformerInput::encoder(&unpadded(src, 0))),
+            states: model
+                .encoder
+                .forward(TransformerInput::encoder(&unpadded(src, 0))),
             padding: None,
         };
         let mut seq = vec![EOS_INDEX];
         while seq.len() < max_len {
-            let h = model
-                .decoder
-                .forward(TransformerInput::decoder(&unpadded(&seq, tgt_lang), &memory));
+            let h = model.decoder.forward(TransformerInput::decoder(
+                &unpadded(&seq, tgt_lang),
+                &memory,
+            ));
             let [_, len, dim] = h.dims();
             let last = h.slice([0..1, len - 1..len]).reshape([1, dim]);
             let word: i64 = model.decoder.predict(last).argmax(1).into_scalar().elem();
@@ -603,7 +608,9 @@ mod tests {
     /// `Σ -log p` over `tgt[1..]` and the count, computed per sentence without padding.
     fn unpadded_nll(model: &EncoderDecoder<Cpu>, src: &[u32], tgt: &[u32]) -> (f64, usize) {
         let memory = Memory {
-            states: model.encoder.forward(TransformerInput::encoder(&unpadded(src, 0))),
+            states: model
+                .encoder
+                .forward(TransformerInput::encoder(&unpadded(src, 0))),
             padding: None,
         };
         let h = model
