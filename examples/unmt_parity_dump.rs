@@ -15,7 +15,7 @@
 //! "reinit_lang_embeddings", "mlm_linear_scale", "eos_biases": [..],
 //! "noise": {"config": NoiseConfig, "batch", "python_draws": Draws, "seed"},
 //! "ae": {"lang", "sentences", "noise": NoiseConfig, "seed"},
-//! "bt": {"src_lang", "tgt_lang", "sentences"}}` (sentences in XLM's layout
+//! "bt": {"src_lang", "tgt_lang", "sentences"}, "beams": [..]}` (sentences in XLM's layout
 //! `[1, w.., 1]`, unpadded). Writes into `OUT_DIR`:
 //! - `mlm.safetensors`: the MLM's tensors (unmt names): XLM's initialisation from `mlm_seed`
 //!   with every linear weight multiplied by `mlm_linear_scale` (see `scale_linear_weights`);
@@ -29,7 +29,9 @@
 //! - `outputs.json`: the noise outputs (`python_draws` replayed; our own draws from a ChaCha
 //!   stream seeded `noise.seed` and their output), the AE step's draws, noised batch and
 //!   loss, the greedy translations (BT's `max_len`, and validation's `int(1.5 * len + 10)` in
-//!   the other direction) and the BT loss with its translations.
+//!   the other direction) and the BT loss with its translations; and per `beams` entry
+//!   (`{"beam_size", "length_penalty", "early_stopping"}`) the beam-search translations of the
+//!   BT batch at validation's `max_len` with their scores (`generate_beam`).
 
 use std::collections::HashMap;
 use std::error::Error;
@@ -49,7 +51,10 @@ use unmt::model::checkpoint::{NamedTensors, named_parameters, write_safetensors}
 use unmt::text::dictionary::EOS_INDEX;
 use unmt::train::noise::{Draws, NoiseConfig, add_noise, draw};
 use unmt::train::optim::named_gradients;
-use unmt::train::unmt::{EncoderDecoder, bt_loss, bt_max_len, from_mlm, generate_greedy, mt_loss};
+use unmt::train::unmt::{
+    BeamConfig, EncoderDecoder, bt_loss, bt_max_len, from_mlm, generate_beam, generate_greedy,
+    mt_loss,
+};
 
 type B = Autodiff<Cpu>;
 type Device = <Cpu as burn::tensor::backend::BackendTypes>::Device;
@@ -66,6 +71,15 @@ struct Spec {
     noise: NoiseCase,
     ae: AeCase,
     bt: BtCase,
+    beams: Vec<BeamCase>,
+}
+
+/// Beam search of the BT batch into `bt.tgt_lang`, at validation's `max_len`.
+#[derive(Deserialize)]
+struct BeamCase {
+    beam_size: usize,
+    length_penalty: f64,
+    early_stopping: bool,
 }
 
 #[derive(Deserialize)]
@@ -97,6 +111,14 @@ struct Outputs {
     ae: AeOut,
     greedy: GreedyOut,
     bt: BtOut,
+    beams: Vec<BeamOut>,
+}
+
+#[derive(Serialize)]
+struct BeamOut {
+    max_len: usize,
+    tokens: Sentences,
+    scores: Vec<f64>,
 }
 
 #[derive(Serialize)]
@@ -158,11 +180,13 @@ fn main() -> Result<(), Box<dyn Error>> {
     let ae = ae_case(&model, &spec.ae, &device, &mut grads)?;
     let bt = bt_case(&model, &spec.bt, &device, &mut grads)?;
     write(out_dir, "grads", &grads)?;
+    let beams = beam_cases(&model.valid(), &spec, &device)?;
     let outputs = Outputs {
         noise,
         ae,
         greedy,
         bt,
+        beams,
     };
     std::fs::write(
         out_dir.join("outputs.json"),
@@ -265,6 +289,40 @@ fn greedy_case(
         valid_generated,
     };
     Ok((model, out))
+}
+
+fn beam_cases(
+    model: &EncoderDecoder<Cpu>,
+    spec: &Spec,
+    device: &Device,
+) -> Result<Vec<BeamOut>, Box<dyn Error>> {
+    let bt = &spec.bt;
+    let longest = bt.sentences.iter().map(Vec::len).max().unwrap_or(0);
+    let max_len = (1.5 * longest as f64 + 10.0) as usize;
+    spec.beams
+        .iter()
+        .map(|b| {
+            let config = BeamConfig {
+                beam_size: b.beam_size,
+                length_penalty: b.length_penalty,
+                early_stopping: b.early_stopping,
+            };
+            let hyps = generate_beam(
+                model,
+                &bt.sentences,
+                bt.src_lang,
+                bt.tgt_lang,
+                max_len,
+                &config,
+                device,
+            )?;
+            Ok(BeamOut {
+                max_len,
+                scores: hyps.iter().map(|h| h.score).collect(),
+                tokens: hyps.into_iter().map(|h| h.tokens).collect(),
+            })
+        })
+        .collect()
 }
 
 /// `bias` at `</s>`, zero elsewhere.

@@ -585,6 +585,135 @@ def generate_greedy(decoder, src_enc, src_len, tgt_lang_id, max_len, eos_index=E
     return generated[:cur_len], gen_len
 
 
+class BeamHypotheses:
+    """XLM `BeamHypotheses` (xlm/model/transformer.py), verbatim: a sentence's finished
+    hypotheses, scored sum_logprobs / len(hyp) ** length_penalty, where hyp is
+    `generated[:cur_len]` (the BOS and the words, not the final </s>)."""
+
+    def __init__(self, n_hyp, max_len, length_penalty, early_stopping):
+        self.max_len = max_len - 1  # ignoring <BOS>
+        self.length_penalty = length_penalty
+        self.early_stopping = early_stopping
+        self.n_hyp = n_hyp
+        self.hyp = []
+        self.worst_score = 1e9
+
+    def __len__(self):
+        return len(self.hyp)
+
+    def add(self, hyp, sum_logprobs):
+        score = sum_logprobs / len(hyp) ** self.length_penalty
+        if len(self) < self.n_hyp or score > self.worst_score:
+            self.hyp.append((score, hyp))
+            if len(self) > self.n_hyp:
+                sorted_scores = sorted([(s, idx) for idx, (s, _) in enumerate(self.hyp)])
+                del self.hyp[sorted_scores[0][1]]
+                self.worst_score = sorted_scores[1][0]
+            else:
+                self.worst_score = min(score, self.worst_score)
+
+    def is_done(self, best_sum_logprobs):
+        if len(self) < self.n_hyp:
+            return False
+        elif self.early_stopping:
+            return True
+        else:
+            return self.worst_score >= best_sum_logprobs / self.max_len ** self.length_penalty
+
+
+@torch.no_grad()
+def generate_beam(decoder, src_enc, src_len, tgt_lang_id, beam_size, length_penalty,
+                  early_stopping, max_len, eos_index=EOS_INDEX):
+    """XLM `TransformerModel.generate_beam` (xlm/model/transformer.py), in this port's layout
+    (`src_enc` `[bs, src_slen, dim]`), in eval mode without gradients. Returns (decoded
+    LongTensor[tgt_len.max(), bs] (XLM layout, both </s>), tgt_len LongTensor[bs], the best
+    hypotheses' scores [bs])."""
+    was_training = decoder.training
+    decoder.eval()
+    pad_index = decoder.pad_index
+    assert src_enc.size(0) == src_len.size(0)
+    assert beam_size >= 1
+    bs = len(src_len)
+    n_words = decoder.n_words
+    # expand to beam size the source latent representations / source lengths
+    src_enc = src_enc.unsqueeze(1).expand((bs, beam_size) + src_enc.shape[1:]).contiguous().view(
+        (bs * beam_size,) + src_enc.shape[1:])
+    src_len = src_len.unsqueeze(1).expand(bs, beam_size).contiguous().view(-1)
+    generated = src_len.new(max_len, bs * beam_size)  # upcoming output
+    generated.fill_(pad_index)
+    generated[0].fill_(eos_index)  # <EOS> is <BOS> everywhere
+    generated_hyps = [BeamHypotheses(beam_size, max_len, length_penalty, early_stopping)
+                      for _ in range(bs)]
+    langs = src_len.new_full((bs * beam_size, max_len), tgt_lang_id)  # batch-first for `fwd`
+    beam_scores = src_enc.new(bs, beam_size).fill_(0)
+    beam_scores[:, 1:] = -1e9
+    beam_scores = beam_scores.view(-1)
+    cur_len = 1
+    cache = {"slen": 0}
+    done = [False for _ in range(bs)]
+    while cur_len < max_len:
+        tensor = decoder.fwd(
+            generated[:cur_len].t(), src_len.new(bs * beam_size).fill_(cur_len), causal=True,
+            src_enc=src_enc, src_len=src_len, langs=langs[:, :cur_len], cache=cache,
+        )
+        assert tensor.size() == (bs * beam_size, 1, decoder.dim)
+        tensor = tensor.data[:, -1, :]  # (bs * beam_size, dim)
+        scores = decoder.predict(tensor)  # (bs * beam_size, n_words)
+        scores = F.log_softmax(scores, dim=-1)
+        _scores = scores + beam_scores[:, None].expand_as(scores)
+        _scores = _scores.view(bs, beam_size * n_words)
+        next_scores, next_words = torch.topk(_scores, 2 * beam_size, dim=1, largest=True, sorted=True)
+        next_batch_beam = []
+        for sent_id in range(bs):
+            done[sent_id] = done[sent_id] or generated_hyps[sent_id].is_done(
+                next_scores[sent_id].max().item())
+            if done[sent_id]:
+                next_batch_beam.extend([(0, pad_index, 0)] * beam_size)  # pad the batch
+                continue
+            next_sent_beam = []
+            for idx, value in zip(next_words[sent_id], next_scores[sent_id]):
+                beam_id = idx // n_words
+                word_id = idx % n_words
+                if word_id == eos_index or cur_len + 1 == max_len:
+                    generated_hyps[sent_id].add(
+                        generated[:cur_len, sent_id * beam_size + beam_id].clone(), value.item())
+                else:
+                    next_sent_beam.append((value, word_id, sent_id * beam_size + beam_id))
+                if len(next_sent_beam) == beam_size:
+                    break
+            assert len(next_sent_beam) == 0 if cur_len + 1 == max_len else beam_size
+            if len(next_sent_beam) == 0:
+                next_sent_beam = [(0, pad_index, 0)] * beam_size  # pad the batch
+            next_batch_beam.extend(next_sent_beam)
+            assert len(next_batch_beam) == beam_size * (sent_id + 1)
+        assert len(next_batch_beam) == bs * beam_size
+        beam_scores = beam_scores.new([float(x[0]) for x in next_batch_beam])
+        beam_words = generated.new([int(x[1]) for x in next_batch_beam])
+        beam_idx = src_len.new([int(x[2]) for x in next_batch_beam])
+        generated = generated[:, beam_idx]
+        generated[cur_len] = beam_words
+        for k in cache.keys():
+            if k != "slen":
+                cache[k] = (cache[k][0][beam_idx], cache[k][1][beam_idx])
+        cur_len = cur_len + 1
+        if all(done):
+            break
+    tgt_len = src_len.new(bs)
+    best, best_scores = [], []
+    for i, hypotheses in enumerate(generated_hyps):
+        score, best_hyp = max(hypotheses.hyp, key=lambda x: x[0])
+        tgt_len[i] = len(best_hyp) + 1  # +1 for the <EOS> symbol
+        best.append(best_hyp)
+        best_scores.append(score)
+    decoded = src_len.new(tgt_len.max().item(), bs).fill_(pad_index)
+    for i, hypo in enumerate(best):
+        decoded[: tgt_len[i] - 1, i] = hypo
+        decoded[tgt_len[i] - 1, i] = eos_index
+    assert (decoded == eos_index).sum() == 2 * bs
+    decoder.train(was_training)
+    return decoded, tgt_len, best_scores
+
+
 def _target_loss(decoder, dec, x2, len2):
     """XLM `mt_step`/`bt_step`'s loss: `pred_mask = alen < len2 - 1` (no prediction from the
     final `</s>`), `y = x2[1:][pred_mask[:-1]]` (every token after BOS, incl. the final

@@ -22,7 +22,12 @@ Checks, for two configurations (XLM's kept language embeddings; RE-LM's fresh on
      sentences; validation's max_len in the other direction);
  (d) the AE loss (relative 1e-5) and every parameter's gradient (relative 1e-4, floored at
      1e-3 of the largest gradient, as tests/parity/xlm_parity.py);
- (e) the BT translations, loss and gradients, likewise.
+ (e) the BT translations, loss and gradients, likewise;
+ (f) beam search (XLM's `generate_beam`, beam 1, 2, 3, 5, length penalties 0 to 2, with and
+     without early stopping): the same hypotheses token for token and scores within 1e-5;
+     beam 1 with early stopping equals greedy. (Without early stopping XLM's beam 1 is not
+     greedy: a `</s>` candidate is set aside and the second-best word kept live, and a longer
+     hypothesis may later score better per token.)
 Dropout is 0. One line per check, then a summary; exit 1 on any failure. A few seconds.
 """
 import json
@@ -65,6 +70,10 @@ CONFIGS = {
 MLM_LINEAR_SCALE = 3.0
 # offsets of the </s> output bias tried, smallest first, until greedy translations both end by
 # </s> and get it forced (a random MLM's tied output tends to repeat its input token)
+# beam searches compared: (beam_size, length_penalty, early_stopping)
+BEAMS = [(1, 1.0, True), (1, 1.0, False), (2, 1.0, False), (5, 1.0, False), (5, 0.0, False), (5, 2.0, False),
+         (3, 0.6, True)]
+SCORE_TOL = 1e-5
 EOS_BIASES = [s * 0.02 * k for k in range(500) for s in ((1,) if k == 0 else (1, -1))]
 
 
@@ -142,6 +151,7 @@ def make_spec(config, reinit, seed):
         ae=dict(lang=1, sentences=sentences((4, 2, 7, 3, 9)),
                 noise=dict(word_shuffle=3.0, word_dropout=0.1, word_blank=0.1), seed=seed + 2),
         bt=dict(src_lang=0, tgt_lang=1, sentences=sentences((5, 1, 8, 3, 6, 2))),
+        beams=[dict(beam_size=b, length_penalty=lp, early_stopping=es) for b, lp, es in BEAMS],
     )
     return spec, python_output
 
@@ -253,6 +263,32 @@ def check_greedy(report, spec, enc, dec, out):
                  f"max_len={valid_len}, lengths {[len(s) for s in theirs]}")
 
 
+def check_beams(report, spec, enc, dec, out):
+    """(f) beam search: XLM's generate_beam on the same weights and batch, token for token and
+    score for score; beam 1 with early stopping is greedy."""
+    bt = spec["bt"]
+    x1, len1 = xlm_batch(bt["sentences"])
+    max_len = int(1.5 * len1.max().item() + 10)
+    with torch.no_grad():
+        enc.eval()
+        e = enc.fwd(x1.t(), len1, causal=False, langs=torch.full_like(x1.t(), bt["src_lang"]))
+        greedy = columns(*ref.generate_greedy(dec, e, len1, bt["tgt_lang"], max_len))
+    for (beam, lp, early), ours in zip(BEAMS, out["beams"]):
+        with torch.no_grad():
+            gen, glen, scores = ref.generate_beam(dec, e, len1, bt["tgt_lang"], beam, lp, early,
+                                                  max_len)
+        theirs = columns(gen, glen)
+        diff = max(abs(a - b) / max(1.0, abs(b)) for a, b in zip(ours["scores"], scores))
+        what = f"beam {beam}, length_penalty {lp}, early_stopping {early}"
+        report.check(f"{what}: unmt's hypotheses = XLM's generate_beam, token for token",
+                     ours["tokens"] == theirs and ours["max_len"] == max_len,
+                     f"lengths {[len(t) for t in theirs]}")
+        report.close(f"{what}: scores", diff, SCORE_TOL)
+        if beam == 1 and early:
+            report.check("beam 1 with early stopping = greedy (both implementations)",
+                         theirs == greedy == ours["tokens"])
+
+
 def check_gradients(report, what, ours, models):
     """Every parameter's gradient, relative to its largest, floored at 1e-3 of the largest
     anywhere (xlm_parity.py's rule: e.g. key biases' gradients are rounding noise)."""
@@ -314,6 +350,7 @@ def run_case(name, config, reinit, report, seed):
     ref.load_unmt_weights(enc, group(model, "encoder."))
     ref.load_unmt_weights(dec, group(model, "decoder."))
     check_greedy(report, spec, enc, dec, out)
+    check_beams(report, spec, enc, dec, out)
     check_steps(report, spec, enc, dec, out, grads)
 
 

@@ -2,10 +2,12 @@
 //! denoising auto-encoding and online back-translation, on the training scaffold.
 //!
 //! `model` (the encoder-decoder from an MLM), `steps` (XLM's `mt_step` loss, greedy
-//! generation with the K/V cache, the back-translation step, teacher-forced scores),
+//! generation with the K/V cache, the back-translation step, teacher-forced scores), `beam`
+//! (XLM's beam search),
 //! `objective` (the iteration and the validation), `data` (monolingual and validation
 //! sets), `params` (the stage's parameters), `job` (files in, files out).
 
+pub mod beam;
 pub mod data;
 pub mod job;
 pub mod model;
@@ -13,6 +15,7 @@ pub mod objective;
 pub mod params;
 pub mod steps;
 
+pub use beam::{BeamConfig, Hypothesis, generate_beam};
 pub use job::{UnmtInputs, UnmtJobError, UnmtOutputs, UnmtSummary, run};
 pub use model::{EncoderDecoder, UnmtModelError, from_mlm};
 pub use params::UnmtParams;

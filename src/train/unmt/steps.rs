@@ -88,6 +88,9 @@ pub enum StepError {
         /// Sentences in the target batch.
         target_sentences: usize,
     },
+    /// Beam search with no hypotheses.
+    #[error("failed to generate translations: beam_size must be at least 1")]
+    BeamSize,
     /// A generation length the decoder cannot produce.
     #[error("failed to generate translations: max_len {max_len} is outside 2..={limit}")]
     MaxLen {
@@ -99,14 +102,14 @@ pub enum StepError {
 }
 
 /// What a Transformer accepts, read from its parameter shapes.
-struct Limits {
-    n_words: usize,
-    n_langs: usize,
-    max_positions: usize,
+pub(super) struct Limits {
+    pub(super) n_words: usize,
+    pub(super) n_langs: usize,
+    pub(super) max_positions: usize,
 }
 
 impl Limits {
-    fn of<B: Backend>(model: &Transformer<B>) -> Self {
+    pub(super) fn of<B: Backend>(model: &Transformer<B>) -> Self {
         Self {
             n_words: model.embeddings.weight.dims()[0],
             n_langs: model
@@ -117,7 +120,7 @@ impl Limits {
         }
     }
 
-    fn check_lang(&self, batch: &'static str, lang: usize) -> Result<(), StepError> {
+    pub(super) fn check_lang(&self, batch: &'static str, lang: usize) -> Result<(), StepError> {
         if lang < self.n_langs {
             Ok(())
         } else {
@@ -178,7 +181,7 @@ impl Limits {
 /// Sentences as one padded batch for `model`: tokens `[bs, slen]` (`slen` the longest
 /// sentence) padded with `<pad>`, the padding mask, and `lang` at every position (XLM's
 /// `batch_sentences` + `langs = x.clone().fill_(lang_id)`).
-fn sentence_batch<B: Backend>(
+pub(super) fn sentence_batch<B: Backend>(
     model: &Transformer<B>,
     sentences: &[Vec<u32>],
     lang: usize,
@@ -213,7 +216,7 @@ fn longest(sentences: &[Vec<u32>]) -> usize {
 }
 
 /// The encoder's output over `batch`, with its padding, as the decoder attends to it.
-fn encode<B: Backend>(encoder: &Transformer<B>, batch: &Batch<B>) -> Memory<B> {
+pub(super) fn encode<B: Backend>(encoder: &Transformer<B>, batch: &Batch<B>) -> Memory<B> {
     Memory {
         states: encoder.forward(TransformerInput::encoder(batch)),
         padding: batch.padding.clone(),
