@@ -88,6 +88,10 @@ pub enum Error {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Unmt(#[from] crate::train::unmt::UnmtJobError),
+    /// `unmt translate`.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Translate(#[from] crate::train::unmt::TranslateError),
 }
 
 impl Error {

@@ -116,6 +116,8 @@ pub enum Command {
     TrainMlm(super::train_mlm::TrainMlmArgs),
     /// Train UNMT (denoising + back-translation) from an MLM checkpoint outside a recipe.
     TrainUnmt(super::train_unmt::TrainUnmtArgs),
+    /// Translate raw text from stdin with a UNMT model (beam search), line by line.
+    Translate(super::translate::TranslateArgs),
 }
 
 /// One GPU slot when built with CUDA, none otherwise.

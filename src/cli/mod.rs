@@ -19,6 +19,7 @@ mod stages;
 mod tokenize;
 mod train_mlm;
 mod train_unmt;
+mod translate;
 mod values;
 mod vecmap;
 
@@ -78,6 +79,7 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         Command::Bli(args) => Ok(bli::run(&args).map(|()| 0)?),
         Command::TrainMlm(args) => train_mlm::run(&args).map(|()| 0),
         Command::TrainUnmt(args) => train_unmt::run(&args).map(|()| 0),
+        Command::Translate(args) => translate::run(&args).map(|()| 0),
     }
 }
 

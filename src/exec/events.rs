@@ -53,6 +53,13 @@ pub enum Event {
         /// The status line.
         message: String,
     },
+    /// A running node warns that its result may be meaningless.
+    Warning {
+        /// Node name.
+        node: String,
+        /// The warning.
+        message: String,
+    },
     /// A node executed and its result was published.
     Finished {
         /// Node name.

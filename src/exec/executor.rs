@@ -321,6 +321,12 @@ fn run_stage(
             message: message.to_owned(),
         });
     };
+    let warn = |message: &str| {
+        emit(Event::Warning {
+            node: node.name.clone(),
+            message: message.to_owned(),
+        });
+    };
     let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
         let mut ctx = StageCtx::new(
             &node.name,
@@ -331,7 +337,8 @@ fn run_stage(
             &progress,
             threads,
         )
-        .with_status(&status);
+        .with_status(&status)
+        .with_warnings(&warn);
         node.stage
             .run(&node.params, &mut ctx)
             .map(|()| ctx.into_metrics())

@@ -128,6 +128,9 @@ impl Human {
                 };
                 self.line(format!("    done  {node}  {seconds:.1}s{m}"));
             }
+            Event::Warning { node, message } => {
+                self.line(format!(" warning  {node}: {message}"));
+            }
             Event::Failed { node, error, log } => {
                 if let Some(bar) = self.bars().remove(node) {
                     bar.finish_and_clear();

@@ -24,6 +24,7 @@ pub struct StageCtx<'a> {
     metrics: BTreeMap<String, f64>,
     progress: ProgressSink<'a>,
     status: Option<StatusSink<'a>>,
+    warn: Option<StatusSink<'a>>,
     last_progress_ms: AtomicU64,
     last_status_ms: AtomicU64,
     started: Instant,
@@ -50,6 +51,7 @@ impl<'a> StageCtx<'a> {
             metrics: BTreeMap::new(),
             progress,
             status: None,
+            warn: None,
             last_progress_ms: AtomicU64::new(0),
             last_status_ms: AtomicU64::new(0),
             started: Instant::now(),
@@ -61,6 +63,21 @@ impl<'a> StageCtx<'a> {
     pub fn with_status(mut self, sink: StatusSink<'a>) -> Self {
         self.status = Some(sink);
         self
+    }
+
+    /// Routes [`StageCtx::warn`] messages to `sink` (the executor reports them as warnings).
+    pub fn with_warnings(mut self, sink: StatusSink<'a>) -> Self {
+        self.warn = Some(sink);
+        self
+    }
+
+    /// A warning about the result: it is valid but may be meaningless (e.g. every translation
+    /// empty). Logged, and shown where the run is reported, never dropped.
+    pub fn warn(&mut self, message: &str) {
+        self.log(format!("warning: {message}"));
+        if let Some(sink) = self.warn {
+            sink(message);
+        }
     }
 
     /// Shows a one-line status beside the node's progress bar (e.g. loss and tokens/s);

@@ -138,6 +138,10 @@ pub enum StageError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Unmt(#[from] crate::train::unmt::UnmtJobError),
+    /// Translating failed.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Translate(#[from] crate::train::unmt::TranslateError),
 }
 
 impl StageError {

@@ -21,6 +21,7 @@ mod stage;
 pub mod text_io;
 mod tokenize;
 mod training;
+mod translate;
 mod unmt;
 mod vecmap;
 mod vocab;
@@ -41,6 +42,7 @@ pub use signature::{Arity, InputSlot, OutputDecl, OutputKind, Signature};
 pub use skipgram::SkipgramStage;
 pub use stage::{DynStage, Registered, ResolvedParams, Stage};
 pub use tokenize::{DetokenizeParams, DetokenizeStage, TokenizeStage};
+pub use translate::TranslateStage;
 pub use unmt::UnmtStage;
 pub use vecmap::VecmapStage;
 pub use vocab::{VocabParams, VocabStage};
@@ -60,8 +62,9 @@ pub fn registry() -> &'static [&'static dyn DynStage] {
     static BLI: Registered<BliStage> = Registered::new();
     static MLM: Registered<MlmStage> = Registered::new();
     static UNMT: Registered<UnmtStage> = Registered::new();
+    static TRANSLATE: Registered<TranslateStage> = Registered::new();
     static SCORE: Registered<ScoreStage> = Registered::new();
-    static ALL: [&dyn DynStage; 14] = [
+    static ALL: [&dyn DynStage; 15] = [
         &CORPUS,
         &COMMAND,
         &TOKENIZE,
@@ -75,6 +78,7 @@ pub fn registry() -> &'static [&'static dyn DynStage] {
         &BLI,
         &MLM,
         &UNMT,
+        &TRANSLATE,
         &SCORE,
     ];
     &ALL

@@ -22,7 +22,7 @@ pub struct UnmtStage;
 
 impl Stage for UnmtStage {
     const KIND: &'static str = "unmt";
-    const CODE_VERSION: u32 = 2;
+    const CODE_VERSION: u32 = 3;
     const SUMMARY: &'static str =
         "XLM UNMT from an MLM: denoising auto-encoding + online back-translation";
     type Params = UnmtParams;

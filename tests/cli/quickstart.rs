@@ -62,6 +62,100 @@ fn quickstart_runs_and_a_new_pair_reuses_the_english_side() {
         "one translation per validation line"
     );
 
+    // Beam-5 test translations of every variant, scored.
+    for n in [
+        "translate_lmr_en",
+        "translate_en_lmr[mlm.init=random]",
+        "test_lmr_en",
+        "test_en_lmr[mlm.freeze_embeddings=true]",
+    ] {
+        assert!(
+            first.executed.iter().chain(&first.reused).any(|x| x == n),
+            "{n} should run: {first:?}"
+        );
+    }
+    let show = |node: &str| -> serde_json::Value {
+        serde_json::from_str(&stdout(&env.unmt(&["show", node, "--json"]))).expect("json")
+    };
+    let test = show("test_en_lmr");
+    for k in ["bleu", "bleu_p1", "chrf"] {
+        let v = test["metrics"][k].as_f64().unwrap_or(f64::NAN);
+        assert!((0.0..=100.0).contains(&v), "{k} = {v}: {test}");
+    }
+    let translated = show("translate_en_lmr");
+    assert_eq!(
+        translated["metrics"]["lines"].as_f64(),
+        Some(100.0),
+        "{translated}"
+    );
+    let out = |node: &str, name: &str| {
+        format!("{}/out/{name}", show(node)["path"].as_str().expect("path"))
+    };
+    let text = std::fs::read_to_string(out("translate_en_lmr", "text")).expect("translations");
+    assert_eq!(text.lines().count(), 100, "one translation per test line");
+
+    // `unmt translate` from the cached nodes: raw text in, one line out per line in.
+    let (model, vocab, codes) = (
+        out("unmt", "best"),
+        out("vocab", "vocab"),
+        out("bpe", "codes"),
+    );
+    let mut cmd = env.command(&[
+        "translate",
+        "--model",
+        &model,
+        "--vocab",
+        &vocab,
+        "--codes",
+        &codes,
+        "--src",
+        "en",
+        "--tgt",
+        "mk",
+        "--beam",
+        "2",
+    ]);
+    cmd.stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin
+            .write_all("The government said on Monday.\n\nThe economy grows.\n".as_bytes())
+            .expect("write");
+    }
+    let done = child.wait_with_output().expect("translate");
+    assert_eq!(
+        done.status.code(),
+        Some(0),
+        "{}",
+        crate::common::stderr(&done)
+    );
+    let lines: Vec<String> = stdout(&done).lines().map(str::to_owned).collect();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert_eq!(lines[1], "", "an empty line stays empty");
+    let wrong = env.unmt(&[
+        "translate",
+        "--model",
+        &model,
+        "--vocab",
+        &vocab,
+        "--codes",
+        &codes,
+        "--src",
+        "en",
+        "--tgt",
+        "sq",
+    ]);
+    assert_eq!(wrong.status.code(), Some(2));
+    assert!(
+        crate::common::stderr(&wrong).contains("`sq` is not a language of the model"),
+        "{}",
+        crate::common::stderr(&wrong)
+    );
+
     let pair = env.run(&repo("recipes/en-sq.toml"), &["-j", "2"], 0);
     for shared in ["corpus_en", "tok_en", "tok_en_valid"] {
         assert!(

@@ -5,7 +5,8 @@
 //! generation with the K/V cache, the back-translation step, teacher-forced scores), `beam`
 //! (XLM's beam search),
 //! `objective` (the iteration and the validation), `data` (monolingual and validation
-//! sets), `params` (the stage's parameters), `job` (files in, files out).
+//! sets), `params` (the stage's parameters), `job` (files in, files out), `translate` (a trained
+//! model over text).
 
 pub mod beam;
 pub mod data;
@@ -14,6 +15,7 @@ pub mod model;
 pub mod objective;
 pub mod params;
 pub mod steps;
+pub mod translate;
 
 pub use beam::{BeamConfig, Hypothesis, generate_beam};
 pub use job::{UnmtInputs, UnmtJobError, UnmtOutputs, UnmtSummary, run};
@@ -22,3 +24,4 @@ pub use params::UnmtParams;
 pub use steps::{
     BackTranslation, MtScores, StepError, bt_loss, bt_max_len, generate_greedy, mt_loss, mt_scores,
 };
+pub use translate::{TranslateError, TranslateParams, Translations, Translator};

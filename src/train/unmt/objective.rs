@@ -344,7 +344,11 @@ impl<B: AutodiffBackend> Objective<B> for UnmtObjective<'_, B> {
 
     fn model_metadata(&self, epoch: usize) -> HashMap<String, String> {
         HashMap::from([
-            ("format".to_owned(), "unmt-encoder-decoder".to_owned()),
+            ("format".to_owned(), super::translate::FORMAT.to_owned()),
+            (
+                "langs".to_owned(),
+                serde_json::to_string(&self.params.langs).unwrap_or_default(),
+            ),
             (
                 "config".to_owned(),
                 serde_json::to_string(self.config).unwrap_or_default(),

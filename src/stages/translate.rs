@@ -1,0 +1,79 @@
+//! `translate`: a trained UNMT model over a file (beam search, BPE removed, detokenized).
+
+use super::StageCtx;
+use super::error::StageError;
+use super::signature::{Arity, Signature};
+use super::stage::Stage;
+use crate::backend::DeviceSpec;
+use crate::train::unmt::translate::{TranslateFiles, TranslateParams, translate_file};
+
+/// The `translate` stage.
+///
+/// Inputs: `model` (a `unmt` node's `best` or `last`), `vocab` (its vocabulary) and `text`
+/// (BPE-segmented, Moses-tokenized source sentences, one per line: a `bpe_apply` node with
+/// the vocabulary). Outputs: `text` (the translations, Moses-detokenized, one line per input
+/// line; an empty line for an empty one) and `tokenized` (the same before detokenizing, BPE
+/// removed), ready for a `score` node (BLEU, chrF, 1-gram precision).
+pub struct TranslateStage;
+
+impl Stage for TranslateStage {
+    const KIND: &'static str = "translate";
+    const CODE_VERSION: u32 = 1;
+    const SUMMARY: &'static str = "translate a file with a UNMT model (XLM's beam search)";
+    type Params = TranslateParams;
+
+    fn signature(_: &TranslateParams) -> Signature {
+        Signature::default()
+            .input("model", Arity::One)
+            .input("vocab", Arity::One)
+            .input("text", Arity::One)
+            .file("text")
+            .file("tokenized")
+    }
+
+    fn needs_gpu(p: &TranslateParams) -> bool {
+        matches!(p.device, DeviceSpec::Cuda(_))
+    }
+
+    fn run(p: &TranslateParams, ctx: &mut StageCtx<'_>) -> Result<(), StageError> {
+        let files = TranslateFiles {
+            model: ctx.input("model")?.to_path_buf(),
+            vocab: ctx.input("vocab")?.to_path_buf(),
+            text: ctx.input("text")?.to_path_buf(),
+            out_text: ctx.output("text"),
+            out_tokenized: ctx.output("tokenized"),
+        };
+        let threads = ctx.threads();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .map_err(|source| StageError::ThreadPool { threads, source })?;
+        let summary = {
+            let progress = ctx.progress_fn();
+            pool.install(|| {
+                translate_file(p, &files, &mut |done, total| {
+                    progress(done as u64, total as u64);
+                })
+            })?
+        };
+        if summary.truncated > 0 {
+            ctx.warn(&format!(
+                "{} of {} lines were longer than the model's positions and were cut",
+                summary.truncated, summary.lines
+            ));
+        }
+        if summary.empty_outputs > 0 {
+            // Scores of such output are meaningless, not merely low: say so where it shows.
+            ctx.warn(&format!(
+                "{} of {} non-empty lines were translated to nothing (the model ends every hypothesis at once: undertrained?)",
+                summary.empty_outputs,
+                summary.lines - summary.empty_inputs
+            ));
+        }
+        ctx.metric("lines", summary.lines as f64);
+        ctx.metric("truncated", summary.truncated as f64);
+        ctx.metric("empty_inputs", summary.empty_inputs as f64);
+        ctx.metric("empty_outputs", summary.empty_outputs as f64);
+        Ok(())
+    }
+}
