@@ -10,8 +10,10 @@ fn repo(rel: &str) -> String {
 fn quickstart_runs_and_a_new_pair_reuses_the_english_side() {
     let env = Env::new();
     let first = env.run(&repo("recipes/quickstart.toml"), &["-j", "2"], 0);
+    // Within one run only a score of output identical to another variant's is reused (a
+    // tiny model can translate every line to nothing in all variants).
     assert!(
-        first.failed.is_empty() && first.reused.is_empty(),
+        first.failed.is_empty() && first.reused.iter().all(|n| n.starts_with("test_")),
         "{first:?}"
     );
     assert!(first.executed.iter().any(|n| n == "data_lmr"), "{first:?}");
