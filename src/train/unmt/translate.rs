@@ -130,7 +130,7 @@ pub enum TranslateError {
         langs: Vec<String>,
     },
     /// Decoding failed (a bug if the checks above passed).
-    #[error("failed to translate: {0}")]
+    #[error(transparent)]
     Step(#[from] StepError),
     /// `device = "cuda:N"` in a build without CUDA.
     #[error(transparent)]
