@@ -10,6 +10,8 @@
 //!   source = target. Tokens = source + target tokens.
 //! - **BT step**: `train::unmt::bt_loss` (greedy generation with the inference model through
 //!   the K/V cache, then the update on (generated, original)). Tokens = source + generated.
+//! - **beam 5**: `generate_beam` (length penalty 1, no early stopping) at validation's
+//!   `max_len`, `int(1.5 * slen + 10)`, in sentences/s (every hypothesis runs to `max_len`).
 //! - **greedy**: `generate_greedy` alone at BT's `max_len`, in sentences/s; and the time per
 //!   generated position at `max_len` 16, 32, 64 and 128 (linear-time generation means this
 //!   stays about flat: each step feeds one position through the cache).
@@ -41,7 +43,9 @@ use unmt::backend::DeviceSpec;
 use unmt::model::TransformerConfig;
 use unmt::text::dictionary::EOS_INDEX;
 use unmt::train::optim::{Adam, AdamConfig, clip_coefficient, global_grad_norm};
-use unmt::train::unmt::{EncoderDecoder, bt_loss, bt_max_len, generate_greedy, mt_loss};
+use unmt::train::unmt::{
+    BeamConfig, EncoderDecoder, bt_loss, bt_max_len, generate_beam, generate_greedy, mt_loss,
+};
 
 /// One configuration; `key` is its name in `xlm_reference.py bench-unmt`.
 #[derive(Debug, Clone, Copy)]
@@ -99,6 +103,8 @@ struct Measured {
     ae_tokens_per_s: f64,
     bt_tokens_per_s: f64,
     greedy_sentences_per_s: f64,
+    /// Beam search (beam 5, length penalty 1) at validation's `max_len`.
+    beam5_sentences_per_s: f64,
     /// (max_len, milliseconds per generated position).
     ms_per_position: Vec<(usize, f64)>,
     peak_mib: f64,
@@ -229,6 +235,11 @@ fn report(c: &Case, ours: &Result<Measured, String>, torch: Option<&Result<Measu
         "greedy sentences/s",
         ours.greedy_sentences_per_s,
         t.map(|t| t.greedy_sentences_per_s),
+    );
+    row(
+        "beam-5 sentences/s",
+        ours.beam5_sentences_per_s,
+        t.map(|t| t.beam5_sentences_per_s),
     );
     for (i, &(len, ms)) in ours.ms_per_position.iter().enumerate() {
         let theirs = t.and_then(|t| t.ms_per_position.get(i)).map(|&(_, ms)| ms);
@@ -368,6 +379,11 @@ fn measure<B: AutodiffBackend>(c: &Case, device: &B::Device) -> Measured {
         })
     };
     let greedy_s = greedy(generated_len);
+    let beam_len = (1.5 * c.slen as f64 + 10.0) as usize;
+    let beam_s = time(c.steps, || {
+        generate_beam(&inference, &batch, 0, 1, beam_len, &BeamConfig::default(), device)
+            .expect("beam search")
+    });
     let ms_per_position = [16, 32, 64, 128]
         .into_iter()
         .map(|len| (len, 1e3 * greedy(len) / (len - 1) as f64))
@@ -377,6 +393,7 @@ fn measure<B: AutodiffBackend>(c: &Case, device: &B::Device) -> Measured {
         ae_tokens_per_s: (2 * tokens(&batch)) as f64 / ae_s,
         bt_tokens_per_s: (tokens(&batch) + n) as f64 / bt_s,
         greedy_sentences_per_s: batch.len() as f64 / greedy_s,
+        beam5_sentences_per_s: batch.len() as f64 / beam_s,
         ms_per_position,
         peak_mib: peak_rss_mib(),
     }

@@ -1395,6 +1395,14 @@ def bench_unmt(case, steps, device, seed=0):
         return out
 
     greedy_s = timed(lambda: greedy(gen_len))
+
+    def beam5():
+        encoder.eval()
+        with torch.no_grad():
+            enc = encoder.fwd(x.t(), lengths, causal=False, langs=torch.zeros_like(x).t())
+            return generate_beam(decoder, enc, lengths, 1, 5, 1.0, False, int(1.5 * slen + 10))
+
+    beam_s = timed(beam5)
     per_position = [[n, 1e3 * timed(lambda: greedy(n)) / (n - 1)] for n in (16, 32, 64, 128)]
     if device.type == "cuda":
         peak = torch.cuda.max_memory_allocated() / 2**20
@@ -1404,6 +1412,7 @@ def bench_unmt(case, steps, device, seed=0):
         ae_tokens_per_s=2 * bs * slen / ae_s,
         bt_tokens_per_s=(bs * slen + bs * gen_len) / bt_s,
         greedy_sentences_per_s=bs / greedy_s,
+        beam5_sentences_per_s=bs / beam_s,
         ms_per_position=per_position,
         peak_mib=peak,
         threads=torch.get_num_threads(),
