@@ -381,8 +381,16 @@ fn measure<B: AutodiffBackend>(c: &Case, device: &B::Device) -> Measured {
     let greedy_s = greedy(generated_len);
     let beam_len = (1.5 * c.slen as f64 + 10.0) as usize;
     let beam_s = time(c.steps, || {
-        generate_beam(&inference, &batch, 0, 1, beam_len, &BeamConfig::default(), device)
-            .expect("beam search")
+        generate_beam(
+            &inference,
+            &batch,
+            0,
+            1,
+            beam_len,
+            &BeamConfig::default(),
+            device,
+        )
+        .expect("beam search")
     });
     let ms_per_position = [16, 32, 64, 128]
         .into_iter()
