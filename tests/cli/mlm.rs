@@ -1,9 +1,7 @@
 //! The `mlm` stage through the engine: a run killed mid-training resumes from its last epoch
 //! checkpoint when the same node reruns.
 
-use std::time::{Duration, Instant};
-
-use crate::common::{Env, list, stdout};
+use crate::common::{Env, stdout};
 
 fn recipe() -> String {
     let text = format!(
@@ -34,30 +32,7 @@ params = {{ langs = ["en"], dim = 16, n_layers = 1, n_heads = 2, bptt = 16, batc
 fn killed_mlm_resumes_from_its_last_epoch() {
     let env = Env::new();
     env.write("r.toml", &recipe());
-    let mut cmd = env.command(&["run", "r.toml"]);
-    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
-    let child = cmd.spawn().expect("spawn");
-    let pid = child.id();
-    let started = Instant::now();
-    loop {
-        let done_epoch = list(&env.path("cache/partial"))
-            .into_iter()
-            .any(|d| d.join("checkpoints/state.json").exists());
-        if done_epoch {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(120),
-            "no epoch checkpoint appeared"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let killed = std::process::Command::new("kill")
-        .args(["-9", "--", &format!("-{pid}")])
-        .status()
-        .expect("kill");
-    assert!(killed.success());
-    let _ = child.wait_with_output();
+    env.kill_run_after_first_checkpoint("r.toml", 120);
 
     let s = env.run("r.toml", &[], 0);
     assert!(s.executed.iter().any(|n| n == "mlm"), "{s:?}");

@@ -2,9 +2,8 @@
 //! epoch checkpoint and ends with the weights of an uninterrupted run.
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
 
-use crate::common::{Env, list, stdout};
+use crate::common::{Env, stdout};
 
 /// A tiny MLM on the two quickstart corpora, and (with `with_unmt`) UNMT from it, validated
 /// on the first lines of the SETIMES pairs (words as tokens: no BPE).
@@ -80,27 +79,7 @@ fn killed_unmt_resumes_and_ends_like_an_uninterrupted_run() {
     env.write("r.toml", &recipe(false));
     env.run("r.toml", &[], 0);
     env.write("r.toml", &recipe(true));
-    let mut cmd = env.command(&["run", "r.toml"]);
-    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
-    let child = cmd.spawn().expect("spawn");
-    let pid = child.id();
-    let started = Instant::now();
-    while !list(&env.path("cache/partial"))
-        .into_iter()
-        .any(|d| d.join("checkpoints/state.json").exists())
-    {
-        assert!(
-            started.elapsed() < Duration::from_secs(180),
-            "no UNMT epoch checkpoint appeared"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let killed = std::process::Command::new("kill")
-        .args(["-9", "--", &format!("-{pid}")])
-        .status()
-        .expect("kill");
-    assert!(killed.success());
-    let _ = child.wait_with_output();
+    env.kill_run_after_first_checkpoint("r.toml", 180);
 
     let s = env.run("r.toml", &[], 0);
     assert_eq!(s.executed, ["unmt"], "{s:?}");

@@ -28,7 +28,7 @@ use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor, TensorData};
 
 use super::model::EncoderDecoder;
-use super::steps::{Limits, StepError, encode, sentence_batch};
+use super::steps::{Limits, StepError, encode_for_generation};
 use crate::model::DecoderCache;
 use crate::model::layer::Memory;
 use crate::text::dictionary::{EOS_INDEX, PAD_INDEX};
@@ -146,18 +146,12 @@ pub fn generate_beam<B: Backend>(
     config: &BeamConfig,
     device: &B::Device,
 ) -> Result<Vec<Hypothesis>, StepError> {
-    let limits = Limits::of(&model.decoder);
-    let limit = limits.max_positions + 1;
-    if !(2..=limit).contains(&max_len) {
-        return Err(StepError::MaxLen { max_len, limit });
-    }
     if config.beam_size == 0 {
         return Err(StepError::BeamSize);
     }
-    limits.check_lang("target", tgt_lang)?;
-    let source = sentence_batch(&model.encoder, src, src_lang, "source", device)?;
-    let memory = encode(&model.encoder, &source);
-    let (bs, k, n_words) = (src.len(), config.beam_size, limits.n_words);
+    let memory = encode_for_generation(model, src, src_lang, tgt_lang, max_len, device)?;
+    let n_words = Limits::of(&model.decoder).n_words;
+    let (bs, k) = (src.len(), config.beam_size);
     let rows = bs * k;
     // Every sentence's encoder states repeated for its `k` hypotheses.
     let repeat = index_tensor::<B>((0..rows).map(|r| r / k), device);

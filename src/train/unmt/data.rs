@@ -100,6 +100,17 @@ pub struct ValidSide {
     pub segmented: Vec<String>,
 }
 
+/// A generated sentence as subword text: its `</s>` boundaries dropped, ids written as their
+/// dictionary words (`<unk>` for an id the dictionary lacks). BPE is still in.
+pub fn subword_text(dico: &Dictionary, sentence: &[u32]) -> String {
+    sentence
+        .iter()
+        .filter(|&&id| id != EOS_INDEX)
+        .map(|&id| dico.word(id).unwrap_or("<unk>"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// Reads one side: `bpe_text` (one BPE-segmented sentence per line) and `references` (the
 /// same sentences, raw), which must have the same number of lines.
 pub fn load_valid(

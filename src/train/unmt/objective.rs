@@ -20,14 +20,14 @@ use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use super::data::ValidSide;
+use super::data::{ValidSide, subword_text};
 use super::model::EncoderDecoder;
 use super::params::UnmtParams;
 use super::steps::{bt_loss, generate_greedy, mt_loss, mt_scores};
 use crate::metrics::{BleuParams, ChrfParams, corpus_bleu, corpus_chrf, multi_bleu};
 use crate::model::TransformerConfig;
 use crate::text::bpe::undo_bpe;
-use crate::text::dictionary::{Dictionary, EOS_INDEX};
+use crate::text::dictionary::Dictionary;
 use crate::text::moses::MosesDetokenizer;
 use crate::train::batches::{eval_batches, token_batches};
 use crate::train::mlm::BACKEND_RNG;
@@ -201,7 +201,7 @@ impl<'a, B: Backend> UnmtObjective<'a, B> {
             n_tokens += scores.tokens;
             n_correct += scores.correct;
         }
-        let bpe: Vec<String> = hyps.iter().map(|h| self.to_text(h)).collect();
+        let bpe: Vec<String> = hyps.iter().map(|h| subword_text(self.dico, h)).collect();
         let merged: Vec<String> = bpe.iter().map(|l| undo_bpe(l)).collect();
         let ref_merged: Vec<String> = t.segmented.iter().map(|l| undo_bpe(l)).collect();
         let detok = MosesDetokenizer::new(self.lang(tgt));
@@ -222,16 +222,6 @@ impl<'a, B: Backend> UnmtObjective<'a, B> {
                 / detokenized.len().max(1) as f64,
         };
         Ok((score, detokenized))
-    }
-
-    /// Subword text of a generated sentence (boundaries dropped).
-    fn to_text(&self, sentence: &[u32]) -> String {
-        sentence
-            .iter()
-            .filter(|&&id| id != EOS_INDEX)
-            .map(|&id| self.dico.word(id).unwrap_or("<unk>"))
-            .collect::<Vec<_>>()
-            .join(" ")
     }
 }
 

@@ -369,6 +369,20 @@ pub fn generate_greedy<B: Backend>(
     max_len: usize,
     device: &B::Device,
 ) -> Result<Vec<Vec<u32>>, StepError> {
+    let memory = encode_for_generation(model, src, src_lang, tgt_lang, max_len, device)?;
+    Ok(greedy(&model.decoder, &memory, tgt_lang, max_len, device))
+}
+
+/// What greedy and beam search start from: `max_len` in `2..=max_positions + 1`, a known
+/// target language, and the encoded source batch.
+pub(super) fn encode_for_generation<B: Backend>(
+    model: &EncoderDecoder<B>,
+    src: &[Vec<u32>],
+    src_lang: usize,
+    tgt_lang: usize,
+    max_len: usize,
+    device: &B::Device,
+) -> Result<Memory<B>, StepError> {
     let limits = Limits::of(&model.decoder);
     let limit = limits.max_positions + 1;
     if !(2..=limit).contains(&max_len) {
@@ -376,8 +390,7 @@ pub fn generate_greedy<B: Backend>(
     }
     limits.check_lang("target", tgt_lang)?;
     let source = sentence_batch(&model.encoder, src, src_lang, "source", device)?;
-    let memory = encode(&model.encoder, &source);
-    Ok(greedy(&model.decoder, &memory, tgt_lang, max_len, device))
+    Ok(encode(&model.encoder, &source))
 }
 
 /// The decoding loop of [`generate_greedy`] over an encoded batch. Finished sentences are fed

@@ -15,14 +15,14 @@ use burn::tensor::backend::{AutodiffBackend, Backend};
 use serde::{Deserialize, Serialize};
 
 use super::beam::{BeamConfig, generate_beam};
-use super::data::with_boundaries;
+use super::data::{subword_text, with_boundaries};
 use super::model::EncoderDecoder;
 use super::steps::{StepError, generate_greedy};
 use crate::backend::DeviceSpec;
 use crate::model::TransformerConfig;
 use crate::model::checkpoint::{self, CheckpointError, load_parameters};
 use crate::text::bpe::undo_bpe;
-use crate::text::dictionary::{Dictionary, DictionaryError, EOS_INDEX};
+use crate::text::dictionary::{Dictionary, DictionaryError};
 use crate::text::moses::MosesDetokenizer;
 use crate::train::device::{NoCuda, OnDevice, dispatch};
 use crate::validate::{InvalidParam, Validate};
@@ -424,12 +424,7 @@ impl<B: Backend> Translator<B> {
                 .collect()
             };
             for ((i, _), h) in sentences[start..end].iter().zip(hyps) {
-                let bpe: Vec<&str> = h
-                    .iter()
-                    .filter(|&&id| id != EOS_INDEX)
-                    .map(|&id| self.dico.word(id).unwrap_or("<unk>"))
-                    .collect();
-                let tokenized = undo_bpe(&bpe.join(" "));
+                let tokenized = undo_bpe(&subword_text(&self.dico, &h));
                 out.detokenized[*i] = self.detok.detokenize_line(&tokenized);
                 out.tokenized[*i] = tokenized;
             }

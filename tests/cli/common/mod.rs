@@ -52,6 +52,33 @@ impl Env {
         self.command(args).output().expect("unmt runs")
     }
 
+    /// Starts `unmt run RECIPE` in its own process group and SIGKILLs the group as soon as a
+    /// training node has written an epoch checkpoint (`cache/partial/*/checkpoints/state.json`),
+    /// failing after `within_s` seconds without one.
+    pub fn kill_run_after_first_checkpoint(&self, recipe: &str, within_s: u64) {
+        let mut cmd = self.command(&["run", recipe]);
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        let child = cmd.spawn().expect("spawn");
+        let pid = child.id();
+        let started = std::time::Instant::now();
+        while !list(&self.path("cache/partial"))
+            .into_iter()
+            .any(|d| d.join("checkpoints/state.json").exists())
+        {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(within_s),
+                "no epoch checkpoint appeared"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let killed = Command::new("kill")
+            .args(["-9", "--", &format!("-{pid}")])
+            .status()
+            .expect("kill");
+        assert!(killed.success());
+        let _ = child.wait_with_output();
+    }
+
     /// `unmt run --json RECIPE`, asserting the exit code, returning the summary.
     pub fn run(&self, recipe: &str, extra: &[&str], code: i32) -> Summary {
         let mut args = vec!["run", recipe, "--json"];
