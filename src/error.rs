@@ -92,6 +92,36 @@ pub enum Error {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Translate(#[from] crate::train::unmt::TranslateError),
+    /// `unmt translate --model DIR` with `--vocab` or `--codes`.
+    #[error("`--vocab` and `--codes` are not taken with model directory `{dir}`")]
+    #[diagnostic(
+        code(unmt::args),
+        help("a model directory carries its own vocabulary and codes")
+    )]
+    ModelDirArgs {
+        /// The directory.
+        dir: std::path::PathBuf,
+    },
+    /// `unmt translate --model FILE` without `--vocab` and `--codes`.
+    #[error(
+        "`{model}` is a checkpoint file, not a model directory: `--vocab` and `--codes` are needed"
+    )]
+    #[diagnostic(
+        code(unmt::args),
+        help("or export the node as a model directory: `unmt export NODE DIR`")
+    )]
+    CheckpointNeedsFiles {
+        /// The checkpoint.
+        model: std::path::PathBuf,
+    },
+    /// `unmt export`, or `unmt translate --model DIR`.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Bundle(#[from] crate::train::unmt::bundle::BundleError),
+    /// `unmt export` / `unmt translate --node`: the node's model files in the cache.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    ModelFiles(#[from] crate::plan::ModelFilesError),
 }
 
 impl Error {

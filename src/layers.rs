@@ -29,14 +29,15 @@ const LAYERS: &[(&str, &[&str])] = &[
     ),
     ("recipe", &["stages"]),
     ("graph", &["recipe", "stages"]),
-    ("plan", &["cache", "stages", "graph"]),
+    // `train` and `text`: the model files of a cached `unmt` node (`plan::find_model`).
+    ("plan", &["text", "train", "cache", "stages", "graph"]),
     ("exec", &["io", "cache", "stages", "graph", "plan"]),
     ("report", &["exec"]),
     (
         "error",
         &[
             "io", "validate", "text", "metrics", "embed", "model", "train", "cache", "stages",
-            "recipe",
+            "recipe", "plan",
         ],
     ),
     (

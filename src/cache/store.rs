@@ -153,8 +153,15 @@ impl Cache {
     /// Looks `key` up under its lock. On a miss the lock is kept in the returned [`Attempt`],
     /// so that exactly one process runs each key; `on_wait` is called if another process
     /// holds the lock (we then wait for it, and usually find its result published).
-    pub fn begin(&self, key: &NodeKey, on_wait: impl FnOnce()) -> Result<CacheStatus, CacheError> {
-        if let Some(r) = self.lookup(key)? {
+    /// `force` (`unmt run --force`) skips a published result and the key's checkpoints, so
+    /// the node runs from the start; its result then replaces the published one.
+    pub fn begin(
+        &self,
+        key: &NodeKey,
+        force: bool,
+        on_wait: impl FnOnce(),
+    ) -> Result<CacheStatus, CacheError> {
+        if !force && let Some(r) = self.lookup(key)? {
             return Ok(CacheStatus::Hit(r));
         }
         let lock_path = self.root.join("locks").join(format!("{}.lock", key.0));
@@ -167,10 +174,13 @@ impl Cache {
             }
             Err(TryLockError::Error(e)) => return Err(io("lock", &lock_path)(e)),
         }
-        if let Some(r) = self.lookup(key)? {
+        if !force && let Some(r) = self.lookup(key)? {
             return Ok(CacheStatus::Hit(r));
         }
         let dir = self.root.join("partial").join(&key.0);
+        if force && dir.exists() {
+            fs::remove_dir_all(&dir).map_err(io("remove", &dir))?;
+        }
         let work = dir.join("work");
         if work.exists() {
             // Left by a crashed attempt: never published, safe to discard (checkpoints stay).
@@ -429,6 +439,12 @@ impl Attempt {
         crate::io::write_atomic(&record_path, &body).map_err(io("write", &record_path))?;
         crate::io::sync_dir(&out).map_err(io("sync", &out))?;
         let target = self.objects.join(&self.key.0);
+        // A forced rerun replaces the published result: the old one is moved aside first
+        // (a rename cannot replace a non-empty directory) and deleted once the new one is in.
+        let replaced = self.dir.join("replaced");
+        if target.exists() {
+            fs::rename(&target, &replaced).map_err(io("replace", &target))?;
+        }
         fs::rename(&self.work, &target).map_err(io("publish", &target))?;
         crate::io::sync_dir(&self.objects).map_err(io("sync", &self.objects))?;
         // Checkpoints are only for resuming this key; the result now exists.

@@ -24,13 +24,19 @@ pub struct Cli {
 pub enum Command {
     /// Validate a recipe without running anything.
     Check {
-        /// The recipe file.
-        recipe: PathBuf,
+        #[command(flatten)]
+        recipe: RecipeArg,
+    },
+    /// Print the recipe as the engine reads it (after `extends`, `[vars]`, `--set` and
+    /// `foreach`), each value with the file and line it came from.
+    Config {
+        #[command(flatten)]
+        recipe: RecipeArg,
     },
     /// List every node as reuse / run (with the reason) / blocked.
     Plan {
-        /// The recipe file.
-        recipe: PathBuf,
+        #[command(flatten)]
+        recipe: RecipeArg,
         /// `default` (baseline + one sweep change at a time), `baseline`, or a `[plans]` name.
         #[arg(long)]
         plan: Option<String>,
@@ -43,8 +49,15 @@ pub enum Command {
     },
     /// Run a recipe: execute what the plan says, reuse the rest.
     Run {
-        /// The recipe file.
-        recipe: PathBuf,
+        #[command(flatten)]
+        recipe: RecipeArg,
+        /// Run only these nodes and what they need (names, or patterns with `*` and `?`:
+        /// `'mlm[*]'` is every variant of `mlm`).
+        targets: Vec<String>,
+        /// Run these nodes again even if cached (names or patterns; repeatable). Their
+        /// consumers rerun only if an output changes.
+        #[arg(long, value_name = "NODE")]
+        force: Vec<String>,
         /// `default` (baseline + one sweep change at a time), `baseline`, or a `[plans]` name.
         #[arg(long)]
         plan: Option<String>,
@@ -63,8 +76,8 @@ pub enum Command {
     },
     /// Why does a node (re)run? A field-level diff of its stored and current key material.
     Explain {
-        /// The recipe file.
-        recipe: PathBuf,
+        #[command(flatten)]
+        recipe: RecipeArg,
         /// The node name (variants: `name[axis=value]`).
         node: String,
         /// The plan the node belongs to.
@@ -73,8 +86,8 @@ pub enum Command {
     },
     /// Print the plan's DAG as Graphviz dot or Mermaid, coloured by planned action.
     Graph {
-        /// The recipe file.
-        recipe: PathBuf,
+        #[command(flatten)]
+        recipe: RecipeArg,
         /// Output syntax.
         #[arg(long, value_parser = serde_value::<Format>, default_value = "dot")]
         format: Format,
@@ -118,6 +131,24 @@ pub enum Command {
     TrainUnmt(super::train_unmt::TrainUnmtArgs),
     /// Translate raw text from stdin with a UNMT model (beam search), line by line.
     Translate(super::translate::TranslateArgs),
+    /// Copy a cached `unmt` node's model, vocabulary, BPE codes and tokenization settings
+    /// into a new directory that `unmt translate --model DIR` reads on any machine.
+    Export {
+        /// The `unmt` node (name or key prefix, as for `unmt show`).
+        node: String,
+        /// The directory to create (must not exist).
+        dir: std::path::PathBuf,
+    },
+}
+
+/// A recipe file and the variables set for it on the command line.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RecipeArg {
+    /// The recipe file.
+    pub recipe: PathBuf,
+    /// Set a recipe variable, `vars.NAME=VALUE` (VALUE is TOML, or else a string; repeatable).
+    #[arg(long = "set", value_name = "vars.NAME=VALUE")]
+    pub set: Vec<String>,
 }
 
 /// One GPU slot when built with CUDA, none otherwise.

@@ -1,14 +1,16 @@
 //! `unmt check RECIPE`: validate a recipe without running anything.
 
-use std::path::Path;
-
 use crate::error::Error;
 use crate::graph::{self, PlanChoice};
 
 /// Prints `PATH: ok (...)` or returns the recipe's diagnostics.
-pub fn run(path: &Path) -> Result<i32, Error> {
-    let recipe = crate::recipe::load(path)?;
+pub fn run(arg: &super::RecipeArg) -> Result<i32, Error> {
+    let path = arg.recipe.as_path();
+    let recipe = crate::recipe::load_with(path, &arg.set)?;
     let graph = graph::build(&recipe, &PlanChoice::Default)?;
+    for note in graph.unused_input_notes() {
+        eprintln!("note: {note}");
+    }
     let mut extra = String::new();
     if !recipe.axes.is_empty() {
         extra = format!(

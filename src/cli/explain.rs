@@ -8,8 +8,13 @@ use crate::error::Error;
 use crate::plan::{self, Explanation};
 
 /// Prints the explanation of one node.
-pub fn run(cache_dir: &Path, path: &Path, node: &str, plan: Option<&str>) -> Result<i32, Error> {
-    let (_, graph) = super::load(path, plan)?;
+pub fn run(
+    cache_dir: &Path,
+    recipe: &super::RecipeArg,
+    node: &str,
+    plan: Option<&str>,
+) -> Result<i32, Error> {
+    let (_, graph) = super::load(recipe, plan)?;
     let i = super::find_node(&graph, node)?;
     let cache = Cache::open(cache_dir)?;
     let explanation = plan::explain(&graph, i, &cache)?;

@@ -10,11 +10,11 @@ use crate::plan;
 /// Prints the rendered graph.
 pub fn run(
     cache_dir: &Path,
-    path: &Path,
+    recipe: &super::RecipeArg,
     format: Format,
     plan: Option<&str>,
 ) -> Result<i32, Error> {
-    let (_, graph) = super::load(path, plan)?;
+    let (_, graph) = super::load(recipe, plan)?;
     let cache = Cache::open(cache_dir)?;
     let (p, _) = plan::make(&graph, &cache, usize::MAX)?;
     print!(

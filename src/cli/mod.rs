@@ -7,7 +7,9 @@ mod args;
 mod bli;
 mod bpe;
 mod check;
+mod config;
 mod explain;
+mod export;
 mod gc;
 mod graph;
 mod plan;
@@ -25,7 +27,7 @@ mod vecmap;
 
 use std::path::{Path, PathBuf};
 
-pub use args::{Cli, Command};
+pub use args::{Cli, Command, RecipeArg};
 
 use crate::error::Error;
 use crate::graph::{Graph, PlanChoice};
@@ -36,6 +38,7 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
     let cache = cli.cache.as_path();
     match cli.command {
         Command::Check { recipe } => check::run(&recipe),
+        Command::Config { recipe } => config::run(&recipe),
         Command::Plan {
             recipe,
             plan,
@@ -44,6 +47,8 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         } => plan::run(cache, &recipe, plan.as_deref(), json, gpus),
         Command::Run {
             recipe,
+            targets,
+            force,
             plan,
             jobs,
             gpus,
@@ -52,11 +57,13 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         } => run::run(
             cache,
             &recipe,
+            &run::Selection { targets, force },
             plan.as_deref(),
-            &crate::exec::RunOptions {
+            crate::exec::RunOptions {
                 jobs,
                 gpus,
                 keep_going,
+                ..crate::exec::RunOptions::default()
             },
             json,
         ),
@@ -79,14 +86,18 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         Command::Bli(args) => Ok(bli::run(&args).map(|()| 0)?),
         Command::TrainMlm(args) => train_mlm::run(&args).map(|()| 0),
         Command::TrainUnmt(args) => train_unmt::run(&args).map(|()| 0),
-        Command::Translate(args) => translate::run(&args).map(|()| 0),
+        Command::Translate(args) => translate::run(cache, &args).map(|()| 0),
+        Command::Export { node, dir } => export::run(cache, &node, &dir),
     }
 }
 
 /// Loads a recipe and builds the graph of one of its plans.
-fn load(path: &Path, plan: Option<&str>) -> Result<(Recipe, Graph), Error> {
-    let recipe = crate::recipe::load(path)?;
+fn load(arg: &RecipeArg, plan: Option<&str>) -> Result<(Recipe, Graph), Error> {
+    let recipe = crate::recipe::load_with(&arg.recipe, &arg.set)?;
     let graph = crate::graph::build(&recipe, &PlanChoice::from_arg(plan))?;
+    for note in graph.unused_input_notes() {
+        eprintln!("note: {note}");
+    }
     Ok((recipe, graph))
 }
 
@@ -100,6 +111,16 @@ fn find_node(graph: &Graph, node: &str) -> Result<usize, Error> {
                 Some(format!("nodes: {}", names.join(", ")))
             }),
     })
+}
+
+/// The error for a target or `--force` pattern that names no node of `graph`.
+fn no_match(graph: &Graph, pattern: &str) -> Error {
+    find_node(graph, pattern)
+        .err()
+        .unwrap_or(Error::UnknownNode {
+            node: pattern.to_owned(),
+            help: None,
+        })
 }
 
 /// `recipes/*.toml`, sorted: the recipes `gc` keeps results for by default.

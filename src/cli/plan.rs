@@ -10,12 +10,12 @@ use crate::plan::{self, Action};
 /// Prints the plan as a table, or as JSON with `json`.
 pub fn run(
     cache_dir: &Path,
-    path: &Path,
+    recipe: &super::RecipeArg,
     plan: Option<&str>,
     json: bool,
     gpus: usize,
 ) -> Result<i32, Error> {
-    let (_, graph) = super::load(path, plan)?;
+    let (_, graph) = super::load(recipe, plan)?;
     let cache = Cache::open(cache_dir)?;
     let (plan, _) = plan::make(&graph, &cache, gpus)?;
     let _ = cache.hasher().save();

@@ -7,15 +7,43 @@ use crate::error::Error;
 use crate::exec::{self, RunOptions};
 use crate::report;
 
+/// Which nodes of the plan to run (`unmt run R NODE... --force NODE`).
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    /// Only these and their ancestors (all when empty).
+    pub targets: Vec<String>,
+    /// Rerun these even if cached.
+    pub force: Vec<String>,
+}
+
 /// Runs the plan with a progress display (or JSON lines); exit code 1 if a node failed.
 pub fn run(
     cache_dir: &Path,
-    path: &Path,
+    recipe: &super::RecipeArg,
+    selection: &Selection,
     plan: Option<&str>,
-    opts: &RunOptions,
+    mut opts: RunOptions,
     json: bool,
 ) -> Result<i32, Error> {
-    let (_, graph) = super::load(path, plan)?;
+    let (_, mut graph) = super::load(recipe, plan)?;
+    if !selection.targets.is_empty() {
+        graph = graph
+            .restrict(&selection.targets)
+            .map_err(|e| super::no_match(&graph, &e.pattern))?;
+    }
+    for pattern in &selection.force {
+        let names: Vec<String> = graph
+            .nodes
+            .iter()
+            .filter(|n| crate::graph::glob(pattern, &n.name))
+            .map(|n| n.name.clone())
+            .collect();
+        if names.is_empty() {
+            return Err(super::no_match(&graph, pattern));
+        }
+        opts.force.extend(names);
+    }
+    let opts = &opts;
     let cache = Cache::open(cache_dir)?;
     let summary = if json {
         let r = report::JsonLines::new();

@@ -1,34 +1,43 @@
 //! `unmt translate`: raw text on stdin, translations on stdout, line by line.
 
 use std::io::{BufRead, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use burn::tensor::backend::AutodiffBackend;
 use clap::Args;
 
+use crate::cache::Cache;
 use crate::error::Error;
 use crate::stages::params_from_args;
 use crate::text::bpe::{BpeApplier, Codes, Vocab};
 use crate::text::moses::MosesPipeline;
 use crate::train::device::{OnDevice, dispatch};
+use crate::train::unmt::bundle::ModelFiles;
 use crate::train::unmt::{TranslateError, TranslateParams, Translator};
 
-/// Arguments of `unmt translate`. Each stdin line is normalised and tokenized as the
-/// `tokenize` stage does for `--src`, segmented with `--codes` (restricted to `--vocab`, as
-/// the `bpe_apply` stage does for validation text), translated, and written detokenized as
-/// soon as it is done; an empty line gives an empty line. For files, the `translate` stage
-/// batches many sentences per step and is faster.
+/// Arguments of `unmt translate`. Each stdin line is normalised and tokenized with the
+/// model's Moses settings for `--src` (those of the `tokenize` nodes its training text went
+/// through; XLM's defaults for a bare checkpoint), segmented with its BPE codes (restricted
+/// to its vocabulary, as the `bpe_apply` stage does for validation text), translated, and
+/// written detokenized as soon as it is done; an empty line gives an empty line. For files,
+/// the `translate` stage batches many sentences per step and is faster.
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("from").required(true).args(["node", "model"])))]
 pub struct TranslateArgs {
-    /// The UNMT checkpoint (`best` of a `unmt` node or of `unmt train-unmt`).
+    /// A `unmt` node that has run (name or key prefix, as for `unmt show`): its `best`
+    /// checkpoint, vocabulary, BPE codes and tokenization come from the cache.
     #[arg(long)]
-    pub model: PathBuf,
-    /// Its vocabulary.
+    pub node: Option<String>,
+    /// A model directory (`unmt export`), or a UNMT checkpoint file (`best` of a `unmt` node
+    /// or of `unmt train-unmt`; then `--vocab` and `--codes` are needed).
     #[arg(long)]
-    pub vocab: PathBuf,
+    pub model: Option<PathBuf>,
+    /// The checkpoint file's vocabulary.
+    #[arg(long, conflicts_with = "node")]
+    pub vocab: Option<PathBuf>,
     /// The BPE codes the vocabulary was built with.
-    #[arg(long)]
-    pub codes: PathBuf,
+    #[arg(long, conflicts_with = "node")]
+    pub codes: Option<PathBuf>,
     /// Source language (one of the model's `langs`).
     #[arg(long)]
     pub src: String,
@@ -43,8 +52,42 @@ pub struct TranslateArgs {
     pub set: Vec<String>,
 }
 
+/// Where the model's files are: from `--node`, a model directory, or three file arguments.
+fn model_files(cache: &Path, args: &TranslateArgs) -> Result<ModelFiles, Error> {
+    if let Some(node) = &args.node {
+        let found = crate::plan::find_model(&Cache::open(cache)?, node)?;
+        warn_defaulted(&found.defaulted);
+        return Ok(found.files);
+    }
+    let model = args.model.clone().unwrap_or_default();
+    if ModelFiles::is_model_dir(&model) {
+        if args.vocab.is_some() || args.codes.is_some() {
+            return Err(Error::ModelDirArgs { dir: model });
+        }
+        return Ok(ModelFiles::open_dir(&model)?);
+    }
+    let (Some(vocab), Some(codes)) = (args.vocab.clone(), args.codes.clone()) else {
+        return Err(Error::CheckpointNeedsFiles { model });
+    };
+    Ok(ModelFiles {
+        model,
+        vocab,
+        codes,
+        moses: std::collections::BTreeMap::new(),
+    })
+}
+
+/// Says on stderr which languages use XLM's default Moses settings.
+pub(super) fn warn_defaulted(langs: &[String]) {
+    for l in langs {
+        eprintln!(
+            "warning: no `tokenize` node of this model has `lang = \"{l}\"`; {l} uses XLM's default Moses settings"
+        );
+    }
+}
+
 /// Runs `unmt translate`.
-pub fn run(args: &TranslateArgs) -> Result<(), Error> {
+pub fn run(cache: &Path, args: &TranslateArgs) -> Result<(), Error> {
     let mut implied = toml::Table::new();
     implied.insert("src".into(), args.src.clone().into());
     implied.insert("tgt".into(), args.tgt.clone().into());
@@ -55,20 +98,21 @@ pub fn run(args: &TranslateArgs) -> Result<(), Error> {
         );
     }
     let params: TranslateParams = params_from_args(implied, None, &args.set)?;
-    let codes = Codes::read(&args.codes)?;
-    let vocab = Vocab::read(&args.vocab)?;
+    let files = model_files(cache, args)?;
+    let codes = Codes::read(&files.codes)?;
+    let vocab = Vocab::read(&files.vocab)?;
     let work = Work {
-        args,
+        files: &files,
         params: &params,
         bpe: BpeApplier::new(&codes, Some(&vocab)),
-        moses: MosesPipeline::new(&args.src)?,
+        moses: MosesPipeline::from_params(&files.moses_for(&args.src))?,
     };
     dispatch(params.device, work).map_err(TranslateError::from)??;
     Ok(())
 }
 
 struct Work<'a> {
-    args: &'a TranslateArgs,
+    files: &'a ModelFiles,
     params: &'a TranslateParams,
     bpe: BpeApplier,
     moses: MosesPipeline,
@@ -79,8 +123,8 @@ impl OnDevice for Work<'_> {
 
     fn run<B: AutodiffBackend>(self, device: &B::Device) -> Self::Output {
         let t = Translator::<B::InnerBackend>::load(
-            &self.args.model,
-            &self.args.vocab,
+            &self.files.model,
+            &self.files.vocab,
             self.params,
             device,
         )?;

@@ -21,6 +21,9 @@ pub struct RunOptions {
     pub gpus: usize,
     /// Go on with independent nodes after a failure.
     pub keep_going: bool,
+    /// Nodes to run again even when their key is cached (`--force`); their result replaces
+    /// the cached one, and their consumers rerun only if an output changed.
+    pub force: std::collections::BTreeSet<String>,
 }
 
 impl Default for RunOptions {
@@ -29,6 +32,7 @@ impl Default for RunOptions {
             jobs: 1,
             gpus: 0,
             keep_going: false,
+            force: std::collections::BTreeSet::new(),
         }
     }
 }
@@ -95,7 +99,8 @@ pub fn execute(
                     InputState::Waiting(_) => continue,
                 };
                 let key = inputs.material.key();
-                if let Some(rec) = cache.lookup(&key)? {
+                let forced = opts.force.contains(&graph.nodes[i].name);
+                if !forced && let Some(rec) = cache.lookup(&key)? {
                     finish(
                         graph,
                         cache,
@@ -130,7 +135,7 @@ pub fn execute(
                 state[i] = State::Running;
                 let tx = tx.clone();
                 scope.spawn(move || {
-                    let outcome = run_node(graph, cache, i, inputs, threads, emit);
+                    let outcome = run_node(graph, cache, i, inputs, threads, forced, emit);
                     let _ = tx.send((i, outcome));
                 });
                 progressed = true;
@@ -227,6 +232,7 @@ fn run_node(
     i: usize,
     inputs: Inputs,
     threads: usize,
+    forced: bool,
     emit: &(dyn Fn(Event) + Sync),
 ) -> Outcome {
     let node = &graph.nodes[i];
@@ -239,7 +245,7 @@ fn run_node(
         });
         Outcome::Failed
     };
-    let status = cache.begin(&key, || {
+    let status = cache.begin(&key, forced, || {
         emit(Event::Waiting {
             node: node.name.clone(),
             key: key.0.clone(),

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 
 use crate::recipe::{self, Recipe, RecipeDiagnostics, RecipeError, Target, did_you_mean};
-use crate::stages::{DynStage, ResolvedParams, Signature};
+use crate::stages::{Arity, DynStage, ResolvedParams, Signature};
 
 /// Which variants of a swept recipe to build.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,6 +62,10 @@ pub struct GraphNode {
     pub signature: Signature,
     /// Inputs by slot.
     pub inputs: BTreeMap<String, Vec<Source>>,
+    /// Slots the recipe wires that the stage does not read with these parameters
+    /// ([`Arity::Unused`]): left out of `inputs`, so they neither enter the key nor make
+    /// the node wait for their producers.
+    pub unused_inputs: Vec<String>,
 }
 
 /// The nodes of one plan, topologically ordered (producers before consumers).
@@ -74,6 +78,21 @@ pub struct Graph {
 }
 
 impl Graph {
+    /// One line per wired input a node does not read with its parameters.
+    pub fn unused_input_notes(&self) -> Vec<String> {
+        self.nodes
+            .iter()
+            .flat_map(|n| {
+                n.unused_inputs.iter().map(move |slot| {
+                    format!(
+                        "`{}` does not read its input `{slot}` with these parameters: it is left out of the node's key",
+                        n.name
+                    )
+                })
+            })
+            .collect()
+    }
+
     /// The index of the node called `name`.
     pub fn find(&self, name: &str) -> Option<usize> {
         self.nodes.iter().position(|n| n.name == name)
@@ -180,8 +199,18 @@ pub fn build(recipe: &Recipe, choice: &PlanChoice) -> Result<Graph, RecipeDiagno
                     }
                 }
             };
+            let signature = spec.stage.signature(&params);
             let mut inputs = BTreeMap::new();
+            let mut unused_inputs = Vec::new();
             for (slot, refs) in &spec.inputs {
+                // Wired but not read with these parameters: no dependency, not in the key.
+                if signature
+                    .slot(slot)
+                    .is_some_and(|s| s.arity == Arity::Unused)
+                {
+                    unused_inputs.push(slot.clone());
+                    continue;
+                }
                 let sources = refs
                     .iter()
                     .filter_map(|r| match &r.target {
@@ -203,7 +232,6 @@ pub fn build(recipe: &Recipe, choice: &PlanChoice) -> Result<Graph, RecipeDiagno
                     .collect();
                 inputs.insert(slot.clone(), sources);
             }
-            let signature = spec.stage.signature(&params);
             index.insert(name.clone(), graph.nodes.len());
             graph.nodes.push(GraphNode {
                 name,
@@ -212,6 +240,7 @@ pub fn build(recipe: &Recipe, choice: &PlanChoice) -> Result<Graph, RecipeDiagno
                 params,
                 signature,
                 inputs,
+                unused_inputs,
             });
         }
     }

@@ -7,6 +7,8 @@
 
 mod build;
 mod render;
+mod targets;
 
 pub use build::{Graph, GraphNode, PlanChoice, Source, build, build_all_plans};
 pub use render::{Format, render};
+pub use targets::{NoMatch, glob};

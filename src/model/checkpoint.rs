@@ -272,6 +272,35 @@ pub fn read_safetensors(
     Ok((out, metadata))
 }
 
+/// Reads only the string metadata of a safetensors file (its header), not the tensors.
+pub fn read_metadata(path: &Path) -> Result<HashMap<String, String>, CheckpointError> {
+    use std::io::Read;
+    let io = |source| CheckpointError::Io {
+        action: "read",
+        path: path.to_path_buf(),
+        source,
+    };
+    let invalid = |reason: String| CheckpointError::Invalid {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    let mut len = [0u8; 8];
+    file.read_exact(&mut len).map_err(io)?;
+    let len = usize::try_from(u64::from_le_bytes(len))
+        .ok()
+        .filter(|&n| n <= 100 << 20)
+        .ok_or_else(|| invalid("the header length is not plausible".into()))?;
+    let mut header = vec![0u8; len];
+    file.read_exact(&mut header).map_err(io)?;
+    let value: serde_json::Value =
+        serde_json::from_slice(&header).map_err(|e| invalid(format!("header: {e}")))?;
+    let Some(meta) = value.get("__metadata__") else {
+        return Ok(HashMap::new());
+    };
+    serde_json::from_value(meta.clone()).map_err(|e| invalid(format!("metadata: {e}")))
+}
+
 /// Saves a module's parameters.
 pub fn save_module<B: Backend, M: Module<B>>(
     module: &M,
@@ -331,6 +360,16 @@ mod tests {
             ((bytes.len() - 8 - 3 * 4 - 2 * 4) as u64).to_le_bytes()
         );
         let (back, meta) = read_safetensors(&p1).expect("readable");
+        assert_eq!(read_metadata(&p1).expect("header"), meta);
         assert_eq!((back, meta), (tensors, forward));
+    }
+
+    #[test]
+    fn read_metadata_refuses_a_file_that_is_not_safetensors() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("x");
+        std::fs::write(&p, b"\xff\xff\xff\xff\xff\xff\xff\x7fjunk").expect("write");
+        let e = read_metadata(&p).expect_err("not a header");
+        assert!(e.to_string().contains("not plausible"), "{e}");
     }
 }

@@ -2,7 +2,9 @@
 //!
 //! Merge rules (child over base): `[files]` entries and `[plans]` replace by name; a node
 //! defined in both keeps the base's `stage`/`inputs` unless the child sets them, input slots
-//! replace by slot name, and `params` merge key by key; sweep axes replace by path.
+//! replace by slot name, and `params` merge key by key; sweep axes and `[vars]` replace by
+//! name. Variables and templates are expanded after merging ([`super::vars`]), so a child's
+//! `[vars]` reach its base's nodes.
 
 use std::path::{Path, PathBuf};
 
@@ -87,6 +89,10 @@ fn load_one(
 }
 
 fn merge(mut base: RawFile, child: RawFile) -> RawFile {
+    for v in child.vars {
+        base.vars.retain(|b| b.name.get_ref() != v.name.get_ref());
+        base.vars.push(v);
+    }
     for f in child.files {
         base.files.retain(|b| b.name.get_ref() != f.name.get_ref());
         base.files.push(f);
@@ -114,10 +120,29 @@ fn merge(mut base: RawFile, child: RawFile) -> RawFile {
     base
 }
 
+/// Merges nodes of one name after template expansion (a node written after a template's
+/// node of the same name overrides it key by key, as a child recipe's node does).
+pub fn merge_duplicate_nodes(raw: &mut RawFile) {
+    let mut merged: Vec<RawNode> = Vec::with_capacity(raw.nodes.len());
+    for node in std::mem::take(&mut raw.nodes) {
+        match merged
+            .iter_mut()
+            .find(|b| b.name.get_ref() == node.name.get_ref())
+        {
+            Some(b) => merge_node(b, node),
+            None => merged.push(node),
+        }
+    }
+    raw.nodes = merged;
+}
+
 fn merge_node(base: &mut RawNode, child: RawNode) {
     base.name = child.name;
     if child.stage.is_some() {
         base.stage = child.stage;
+    }
+    if child.foreach.is_some() {
+        base.foreach = child.foreach;
     }
     for input in child.inputs {
         base.inputs

@@ -6,9 +6,12 @@
 //! [files]                               # external inputs, relative to this file
 //! en = "../examples/data/en.setimes.txt"
 //!
+//! [vars]                               # `${name}` anywhere below (see [`vars`])
+//! hmr = "en"
+//!
 //! [nodes.corpus_en]
 //! stage = "corpus"
-//! inputs = { text = "files.en" }
+//! inputs = { text = "files.${hmr}" }
 //! params = { valid = 100, seed = 1 }
 //!
 //! [sweep]                               # axes: alternative values of one parameter
@@ -18,8 +21,9 @@
 //! cross = ["corpus_en.dedup"]
 //! ```
 //!
-//! Loading is two passes: [`raw`] walks each file's spanned TOML (following `extends`),
-//! [`validate`] checks the merged result and produces a [`Recipe`]. Errors from both passes
+//! Loading is three passes: [`raw`] walks each file's spanned TOML (following `extends`),
+//! [`vars`] expands variables and `foreach` templates in the merged result, [`validate`]
+//! checks it and produces a [`Recipe`]. Errors from both passes
 //! are collected and rendered together by [`RecipeDiagnostics`].
 
 mod error;
@@ -27,6 +31,7 @@ mod load;
 pub mod raw;
 mod source;
 mod validate;
+mod vars;
 
 use std::path::Path;
 
@@ -38,13 +43,31 @@ pub use validate::{
 
 /// Loads and validates the recipe at `path`.
 pub fn load(path: &Path) -> Result<Recipe, RecipeDiagnostics> {
+    load_with(path, &[])
+}
+
+/// Loads and validates the recipe at `path` with variables set from the command line
+/// (`vars.NAME=VALUE`, as `--set` gives them).
+pub fn load_with(path: &Path, set: &[String]) -> Result<Recipe, RecipeDiagnostics> {
     let mut sources = Sources::default();
     let mut errors = Vec::new();
     let raw = load::load(path, &mut sources, &mut errors);
     let name = path.display().to_string();
-    match raw {
-        Some(raw) if errors.is_empty() => validate::validate(path.to_path_buf(), raw, sources)
-            .map_err(|(errors, sources)| RecipeDiagnostics::new(&name, &errors, &sources)),
-        _ => Err(RecipeDiagnostics::new(&name, &errors, &sources)),
+    let Some(mut raw) = raw.filter(|_| errors.is_empty()) else {
+        return Err(RecipeDiagnostics::new(&name, &errors, &sources));
+    };
+    vars::set_from_args(&mut raw, set, &mut sources, &mut errors);
+    let uses = if errors.is_empty() {
+        vars::expand(&mut raw, &mut errors)
+    } else {
+        Vec::new()
+    };
+    load::merge_duplicate_nodes(&mut raw);
+    if !errors.is_empty() {
+        return Err(RecipeDiagnostics::new(&name, &errors, &sources));
     }
+    validate::validate(path.to_path_buf(), raw, sources).map_err(|(errors, sources)| {
+        let errors = vars::point_at_definitions(errors, &uses, &sources);
+        RecipeDiagnostics::new(&name, &errors, &sources)
+    })
 }

@@ -12,6 +12,7 @@ use toml::de::{DeTable, DeValue};
 
 use super::error::{RecipeError, did_you_mean};
 use super::source::Span;
+pub use super::vars::RawVar;
 
 /// A spanned TOML value that owns its text.
 pub type Value = Spanned<DeValue<'static>>;
@@ -49,6 +50,8 @@ pub struct RawNode {
     pub params: Vec<ParamEntry>,
     /// Span of the `params` table (or of the node when absent).
     pub params_span: Span,
+    /// `foreach = [...]` / `{...}` / `"${var}"`: a template, one node per element.
+    pub foreach: Option<Value>,
 }
 
 /// A sweep axis: `"node.param" = [values...]`.
@@ -91,10 +94,12 @@ pub struct RawFile {
     pub sweep: Vec<RawAxis>,
     /// `[plans.*]`.
     pub plans: Vec<RawPlan>,
+    /// `[vars]`.
+    pub vars: Vec<RawVar>,
 }
 
-const TOP_KEYS: &[&str] = &["extends", "files", "nodes", "sweep", "plans"];
-const NODE_KEYS: &[&str] = &["stage", "inputs", "params"];
+const TOP_KEYS: &[&str] = &["extends", "vars", "files", "nodes", "sweep", "plans"];
+const NODE_KEYS: &[&str] = &["foreach", "stage", "inputs", "params"];
 const PLAN_KEYS: &[&str] = &["cross"];
 
 /// Walks a parsed document. Problems are pushed to `errors`; the walk goes on past them so
@@ -110,6 +115,14 @@ pub fn walk(
             "extends" => {
                 if let Some(s) = string(value, "`extends`", errors) {
                     raw.extends = Some(Spanned::new(s.span(), dir.join(s.get_ref())));
+                }
+            }
+            "vars" => {
+                for (name, v) in table(value, "`[vars]`", errors) {
+                    raw.vars.push(RawVar {
+                        name: owned_key(name),
+                        value: v.clone(),
+                    });
                 }
             }
             "files" => {
@@ -156,10 +169,12 @@ fn walk_node(
         inputs: Vec::new(),
         params: Vec::new(),
         params_span: node.span(),
+        foreach: None,
     };
     let what = format!("node `{}`", name.get_ref());
     for (key, value) in table(node, &what, errors) {
         match key.get_ref().as_ref() {
+            "foreach" => raw.foreach = Some(value.clone()),
             "stage" => raw.stage = string(value, "a stage kind", errors),
             "inputs" => {
                 for (slot, refs) in table(value, "`inputs`", errors) {

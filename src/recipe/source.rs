@@ -60,6 +60,17 @@ impl Sources {
         &self.files
     }
 
+    /// `path:line` of a global offset (as `git config --show-origin` names a value's file).
+    pub fn origin(&self, at: usize) -> Option<String> {
+        let file = self.file_at(at)?;
+        let local = at - file.offset;
+        let line = file.text[..local.min(file.text.len())]
+            .matches('\n')
+            .count()
+            + 1;
+        Some(format!("{}:{line}", file.path.display()))
+    }
+
     /// Converts a global span to a named source and a local span for miette.
     pub fn locate(&self, span: &Span) -> Option<(NamedSource<String>, SourceSpan)> {
         let file = self.file_at(span.start)?;
@@ -93,6 +104,8 @@ mod tests {
         assert_eq!(&p1[o1..], "y = 2\n");
         assert_eq!(s.file_at(8).map(|f| f.path.clone()), Some("b.toml".into()));
         let (_, span) = s.locate(&(8..9)).expect("in b.toml");
+        assert_eq!(s.origin(8).as_deref(), Some("b.toml:1"));
+        assert_eq!(s.origin(6).as_deref(), Some("a.toml:2"));
         assert_eq!((span.offset(), span.len()), (1, 1));
     }
 }

@@ -31,6 +31,8 @@ pub struct Recipe {
     pub axes: Vec<Axis>,
     /// Named plans: the axes (indices into `axes`) to cross.
     pub plans: BTreeMap<String, Vec<usize>>,
+    /// `[vars]` after `extends` and `--set`, each resolved value spanned where it is defined.
+    pub vars: Vec<(Spanned<String>, Value)>,
 }
 
 /// An external input file.
@@ -218,6 +220,11 @@ pub fn validate(
             nodes,
             axes,
             plans,
+            vars: raw
+                .vars
+                .iter()
+                .map(|v| (v.name.clone(), v.value.clone()))
+                .collect(),
         })
     } else {
         Err((errors, sources))
@@ -266,12 +273,39 @@ fn node_spec(node: &RawNode, errors: &mut Vec<RecipeError>) -> Option<NodeSpec> 
     let signature = stage.signature(&params);
     let mut inputs = BTreeMap::new();
     for input in &node.inputs {
+        if input.refs.is_empty() && input.list {
+            // `text = []` would run the stage on nothing (an all-`<unk>` pipeline downstream).
+            errors.push(
+                RecipeError::at(
+                    input.slot.span(),
+                    format!(
+                        "input `{}` of node `{name}` is an empty list",
+                        input.slot.get_ref()
+                    ),
+                    "no references",
+                )
+                .help("give at least one `node.output` or `files.NAME`, or remove the slot"),
+            );
+        }
         let refs = input
             .refs
             .iter()
             .filter_map(|r| parse_ref(r, errors))
             .collect::<Vec<_>>();
         inputs.insert(input.slot.get_ref().clone(), refs);
+    }
+    let wired: Vec<&str> = node
+        .inputs
+        .iter()
+        .map(|i| i.slot.get_ref().as_str())
+        .collect();
+    if let Err(inv) = stage.check_wiring(&params, &wired) {
+        errors.push(params_error(
+            ParamsError::Invalid(inv),
+            stage,
+            &node.params,
+            node.params_span.clone(),
+        ));
     }
     Some(NodeSpec {
         name: name.clone(),
@@ -452,7 +486,7 @@ fn check_references(
                 );
                 continue;
             };
-            if decl.arity != Arity::Many && refs.len() > 1 {
+            if matches!(decl.arity, Arity::One | Arity::Optional) && refs.len() > 1 {
                 errors.push(RecipeError::at(
                     slot_span.clone(),
                     format!(
@@ -520,7 +554,9 @@ fn check_references(
             }
         }
         for slot in &node.signature.inputs {
-            if slot.arity != Arity::Optional && !node.inputs.contains_key(&slot.name) {
+            if matches!(slot.arity, Arity::One | Arity::Many)
+                && !node.inputs.contains_key(&slot.name)
+            {
                 errors.push(RecipeError::at(
                     node.span.clone(),
                     format!("node `{}` is missing input `{}`", node.name, slot.name),

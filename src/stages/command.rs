@@ -85,6 +85,52 @@ impl Stage for CommandStage {
     const SUMMARY: &'static str = "run an external program with declared inputs and outputs";
     type Params = CommandParams;
 
+    /// Every placeholder of `run` must name something: `{in.SLOT}` a wired slot (an unknown
+    /// one expanded to nothing and cached the result), `{out.NAME}` a declared output.
+    fn check_wiring(p: &CommandParams, wired: &[&str]) -> Result<(), InvalidParam> {
+        for arg in &p.run {
+            let mut rest = arg.as_str();
+            while let Some(start) = rest.find('{') {
+                let Some(len) = rest[start..].find('}') else {
+                    break;
+                };
+                let name = &rest[start + 1..start + len];
+                rest = &rest[start + len + 1..];
+                let known = if let Some(slot) = name.strip_prefix("in.") {
+                    wired.contains(&slot)
+                } else if let Some(out) = name.strip_prefix("out.") {
+                    p.file_outputs().chain(&p.dirs).any(|o| o == out)
+                } else {
+                    matches!(name, "checkpoints" | "threads")
+                };
+                if !known {
+                    let what = if name.starts_with("in.") {
+                        format!(
+                            "uses `{{{name}}}`, but the node wires no input `{}` (inputs: {})",
+                            &name[3..],
+                            if wired.is_empty() {
+                                "none".to_owned()
+                            } else {
+                                wired.join(", ")
+                            }
+                        )
+                    } else if name.starts_with("out.") {
+                        format!(
+                            "uses `{{{name}}}`, but `{}` is not in `outputs`, `dirs` or `stdout`",
+                            &name[4..]
+                        )
+                    } else {
+                        format!(
+                            "uses unknown placeholder `{{{name}}}` (use in.SLOT, out.NAME, checkpoints, threads)"
+                        )
+                    };
+                    return Err(InvalidParam::new("run", what));
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn signature(p: &CommandParams) -> Signature {
         let mut sig = Signature {
             any_inputs: true,

@@ -32,7 +32,7 @@ impl Stage for MlmStage {
         let sig = if p.init == Init::Aligned {
             sig.input("vectors", Arity::One)
         } else {
-            sig.input("vectors", Arity::Optional)
+            sig.input("vectors", Arity::Unused)
         };
         sig.file("best")
             .file("last")
@@ -52,9 +52,6 @@ impl Stage for MlmStage {
             vocab: ctx.input("vocab")?.to_path_buf(),
             vectors: ctx.inputs("vectors").first().cloned(),
         };
-        if p.init == Init::Random && inputs.vectors.is_some() {
-            ctx.log("note: a `vectors` input is given but init = \"random\"; it is not used");
-        }
         let outputs = MlmOutputs {
             best: ctx.output("best"),
             last: ctx.output("last"),

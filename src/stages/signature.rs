@@ -11,6 +11,10 @@ pub enum Arity {
     Optional,
     /// One or more, in order.
     Many,
+    /// May be wired, but is not read with these parameters (`vectors` of an MLM with
+    /// `init = "random"`, so that a sweep variant of an aligned node can keep the wiring):
+    /// the graph leaves it out of the node's inputs and key.
+    Unused,
 }
 
 /// A named input slot.

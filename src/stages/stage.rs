@@ -11,6 +11,7 @@ use toml::de::DeValue;
 
 use super::context::StageCtx;
 use super::error::StageError;
+use super::params::InvalidParam;
 use super::params::{self, ParamsError, Validate};
 use super::signature::Signature;
 
@@ -40,6 +41,12 @@ pub trait Stage: Sync + 'static {
 
     /// Runs the stage.
     fn run(params: &Self::Params, ctx: &mut StageCtx<'_>) -> Result<(), StageError>;
+
+    /// Checks the parameters against the input slots the recipe wires (`wired`), before
+    /// anything runs: for stages whose parameters name inputs (`command`'s `{in.SLOT}`).
+    fn check_wiring(_params: &Self::Params, _wired: &[&str]) -> Result<(), InvalidParam> {
+        Ok(())
+    }
 }
 
 /// Validated parameters of one node.
@@ -78,6 +85,8 @@ pub trait DynStage: Sync {
     fn needs_gpu(&self, params: &ResolvedParams) -> bool;
     /// See [`Stage::run`].
     fn run(&self, params: &ResolvedParams, ctx: &mut StageCtx<'_>) -> Result<(), StageError>;
+    /// See [`Stage::check_wiring`].
+    fn check_wiring(&self, params: &ResolvedParams, wired: &[&str]) -> Result<(), InvalidParam>;
 }
 
 /// Adapts a [`Stage`] to [`DynStage`].
@@ -137,5 +146,8 @@ impl<S: Stage> DynStage for Registered<S> {
     }
     fn run(&self, params: &ResolvedParams, ctx: &mut StageCtx<'_>) -> Result<(), StageError> {
         S::run(self.typed(params), ctx)
+    }
+    fn check_wiring(&self, params: &ResolvedParams, wired: &[&str]) -> Result<(), InvalidParam> {
+        S::check_wiring(self.typed(params), wired)
     }
 }

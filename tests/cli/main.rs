@@ -8,6 +8,7 @@ mod engine;
 mod failure;
 mod mlm;
 mod quickstart;
+mod recipes;
 mod stage_errors;
 mod stages;
 mod unmt;

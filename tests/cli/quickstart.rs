@@ -32,6 +32,20 @@ fn quickstart_runs_and_a_new_pair_reuses_the_english_side() {
             "{n} should run: {first:?}"
         );
     }
+    // The quickstart is written with `[vars]` and `foreach`; its hand-written expansion (as
+    // it was before templates) has the same keys: everything is reused.
+    let by_hand = env.run(
+        &repo("tests/cli/fixtures/quickstart-handwritten.toml"),
+        &[],
+        0,
+    );
+    assert!(by_hand.executed.is_empty(), "{by_hand:?}");
+    assert_eq!(
+        by_hand.reused.len(),
+        first.executed.len() + first.reused.len(),
+        "{by_hand:?}"
+    );
+
     let mlm: serde_json::Value =
         serde_json::from_str(&stdout(&env.unmt(&["show", "mlm", "--json"]))).expect("json");
     let m = &mlm["metrics"];
@@ -96,67 +110,51 @@ fn quickstart_runs_and_a_new_pair_reuses_the_english_side() {
     let text = std::fs::read_to_string(out("translate_en_lmr", "text")).expect("translations");
     assert_eq!(text.lines().count(), 100, "one translation per test line");
 
-    // `unmt translate` from the cached nodes: raw text in, one line out per line in.
+    // `unmt translate` from the cached node, from its exported model directory, and from
+    // the bare files: raw text in, one line out per line in, the same translations.
+    let input = "The government said on Monday.\n\nThe economy grows.\n";
+    let from_node = translate(&env, &["--node", "unmt"], input);
+    let lines: Vec<&str> = from_node.lines().collect();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert_eq!(lines[1], "", "an empty line stays empty");
+    let exported = env.path("exported");
+    let export = env.unmt(&["export", "unmt", exported.to_str().expect("utf-8")]);
+    assert_eq!(
+        export.status.code(),
+        Some(0),
+        "{}",
+        crate::common::stderr(&export)
+    );
+    assert!(exported.join("unmt-model.json").is_file());
+    let dir = exported.to_str().expect("utf-8");
+    assert_eq!(translate(&env, &["--model", dir], input), from_node);
     let (model, vocab, codes) = (
         out("unmt", "best"),
         out("vocab", "vocab"),
         out("bpe", "codes"),
     );
-    let mut cmd = env.command(&[
-        "translate",
-        "--model",
-        &model,
-        "--vocab",
-        &vocab,
-        "--codes",
-        &codes,
-        "--src",
-        "en",
-        "--tgt",
-        "mk",
-        "--beam",
-        "2",
-    ]);
-    cmd.stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let mut child = cmd.spawn().expect("spawn");
-    {
-        use std::io::Write;
-        let mut stdin = child.stdin.take().expect("stdin");
-        stdin
-            .write_all("The government said on Monday.\n\nThe economy grows.\n".as_bytes())
-            .expect("write");
-    }
-    let done = child.wait_with_output().expect("translate");
-    assert_eq!(
-        done.status.code(),
-        Some(0),
-        "{}",
-        crate::common::stderr(&done)
+    let files = ["--model", &model, "--vocab", &vocab, "--codes", &codes];
+    assert_eq!(translate(&env, &files, input), from_node);
+
+    let refused = |args: &[&str], expected: &str| {
+        let out = env.unmt(args);
+        let err = crate::common::stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains(expected), "{args:?}: {err}");
+    };
+    refused(&["export", "unmt", dir], "it already exists");
+    refused(
+        &["export", "mlm", "elsewhere"],
+        "is a `mlm` node, not a `unmt` node",
     );
-    let lines: Vec<String> = stdout(&done).lines().map(str::to_owned).collect();
-    assert_eq!(lines.len(), 3, "{lines:?}");
-    assert_eq!(lines[1], "", "an empty line stays empty");
-    let wrong = env.unmt(&[
-        "translate",
-        "--model",
-        &model,
-        "--vocab",
-        &vocab,
-        "--codes",
-        &codes,
-        "--src",
-        "en",
-        "--tgt",
-        "sq",
-    ]);
-    assert_eq!(wrong.status.code(), Some(2));
-    assert!(
-        crate::common::stderr(&wrong).contains("`sq` is not a language of the model"),
-        "{}",
-        crate::common::stderr(&wrong)
+    refused(
+        &["translate", "--model", &model, "--src", "en", "--tgt", "mk"],
+        "is a checkpoint file, not a model directory",
     );
+    let mut wrong = vec!["translate"];
+    wrong.extend(files);
+    wrong.extend(["--src", "en", "--tgt", "sq"]);
+    refused(&wrong, "`sq` is not a language of the model");
 
     let pair = env.run(&repo("recipes/en-sq.toml"), &["-j", "2"], 0);
     for shared in ["corpus_en", "tok_en", "tok_en_valid"] {
@@ -177,4 +175,44 @@ fn quickstart_runs_and_a_new_pair_reuses_the_english_side() {
         show["metrics"]["n_sentences"].as_f64().unwrap_or(0.0) > 300.0,
         "{show}"
     );
+    // One variable made the pair right: Albanian Moses rules, the en-sq dictionary, `sq`
+    // in model languages and metric names.
+    let config = stdout(&env.unmt(&["config", &repo("recipes/en-sq.toml")]));
+    for expected in [
+        "params.lang = \"sq\"",
+        "dict.en-sq.txt",
+        "valid.sq-en.sq",
+        "params.stopping_criterion = \"valid_sq-en_mt_bleu\"",
+    ] {
+        assert!(config.contains(expected), "{expected}: {config}");
+    }
+    assert!(!config.contains("\"mk\""), "{config}");
+    let unmt: serde_json::Value =
+        serde_json::from_str(&stdout(&env.unmt(&["show", "unmt", "--json"]))).expect("json");
+    assert!(unmt["metrics"]["valid_sq-en_mt_bleu"].is_number(), "{unmt}");
+}
+
+/// `unmt translate ARGS --src en --tgt mk --beam 2` with `input` on stdin; its stdout.
+fn translate(env: &Env, args: &[&str], input: &str) -> String {
+    let mut all = vec!["translate"];
+    all.extend(args);
+    all.extend(["--src", "en", "--tgt", "mk", "--beam", "2"]);
+    let mut cmd = env.command(&all);
+    cmd.stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(input.as_bytes()).expect("write");
+    }
+    let done = child.wait_with_output().expect("translate");
+    assert_eq!(
+        done.status.code(),
+        Some(0),
+        "{args:?}: {}",
+        crate::common::stderr(&done)
+    );
+    stdout(&done)
 }

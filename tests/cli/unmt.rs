@@ -13,8 +13,8 @@ fn recipe(with_unmt: bool) -> String {
         r#"[files]
 en = "{data}/en.setimes.txt"
 mk = "{data}/mk.setimes.txt"
-valid_en = "{data}/valid.en"
-valid_mk = "{data}/valid.mk"
+valid_en = "{data}/valid.mk-en.en"
+valid_mk = "{data}/valid.mk-en.mk"
 
 [nodes.vocab]
 stage = "vocab"

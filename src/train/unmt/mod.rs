@@ -6,9 +6,11 @@
 //! (XLM's beam search),
 //! `objective` (the iteration and the validation), `data` (monolingual and validation
 //! sets), `params` (the stage's parameters), `job` (files in, files out), `translate` (a trained
-//! model over text).
+//! model over text), `bundle` (a model directory that carries its vocabulary, codes and
+//! tokenization).
 
 pub mod beam;
+pub mod bundle;
 pub mod data;
 pub mod job;
 pub mod model;
