@@ -48,6 +48,9 @@ pub struct InputOrigin {
     /// The producer's key, for node outputs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub producer: Option<NodeKey>,
+    /// The path read, for external files (`files.NAME`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<std::path::PathBuf>,
 }
 
 /// `record.json`, written last into a node's object directory.

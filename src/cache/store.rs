@@ -106,6 +106,10 @@ pub struct NameRef {
     pub node: String,
     /// Its last key.
     pub key: NodeKey,
+    /// The recipe (its absolute path) for a recipe's own ref; `None` for the name's latest
+    /// result in any recipe (and in refs written before recipes were recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
 }
 
 impl Cache {
@@ -204,13 +208,17 @@ impl Cache {
     /// latest result for the name `node` (for `show`). Unchanged refs are not rewritten, so
     /// a no-op rerun does no writes.
     pub fn set_ref(&self, scope: &str, node: &str, key: &NodeKey) -> Result<(), CacheError> {
-        for path in [self.ref_path(Some(scope), node), self.ref_path(None, node)] {
+        for (path, scope) in [
+            (self.ref_path(Some(scope), node), Some(scope.to_owned())),
+            (self.ref_path(None, node), None),
+        ] {
             if read_ref(&path).as_ref() == Some(key) {
                 continue;
             }
             let body = serde_json::to_vec(&NameRef {
                 node: node.to_owned(),
                 key: key.clone(),
+                scope,
             })
             .map_err(|e| io("encode", &path)(std::io::Error::other(e)))?;
             crate::io::write_atomic(&path, &body).map_err(io("write", &path))?;
@@ -221,6 +229,28 @@ impl Cache {
     /// The key `node` of recipe `scope` last used (any recipe's when `scope` is `None`).
     pub fn get_ref(&self, scope: Option<&str>, node: &str) -> Option<NodeKey> {
         read_ref(&self.ref_path(scope, node))
+    }
+
+    /// Every recipe's own ref (recipe, node name, key), sorted: which recipes used which
+    /// result under which name (`unmt show`).
+    pub fn recipe_refs(&self) -> Result<Vec<NameRef>, CacheError> {
+        let dir = self.root.join("refs");
+        let mut out = Vec::new();
+        let Ok(entries) = fs::read_dir(&dir) else {
+            return Ok(out);
+        };
+        for e in entries {
+            let path = e.map_err(io("list", &dir))?.path();
+            if let Some(r) = fs::read(&path)
+                .ok()
+                .and_then(|b| serde_json::from_slice::<NameRef>(&b).ok())
+                .filter(|r| r.scope.is_some())
+            {
+                out.push(r);
+            }
+        }
+        out.sort_by(|a, b| (&a.scope, &a.node).cmp(&(&b.scope, &b.node)));
+        Ok(out)
     }
 
     fn ref_path(&self, scope: Option<&str>, node: &str) -> PathBuf {

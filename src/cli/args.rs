@@ -99,6 +99,9 @@ pub enum Command {
     Show {
         /// Node name (its last result) or key prefix.
         node: String,
+        /// The result this recipe last used under that name.
+        #[arg(long)]
+        recipe: Option<PathBuf>,
         /// Print the record as JSON.
         #[arg(long)]
         json: bool,

@@ -75,7 +75,7 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
             format,
             plan,
         } => graph::run(cache, &recipe, format, plan.as_deref()),
-        Command::Show { node, json } => show::run(cache, &node, json),
+        Command::Show { node, recipe, json } => show::run(cache, &node, recipe.as_deref(), json),
         Command::Gc { recipes, dry_run } => gc::run(cache, recipes, dry_run),
         Command::Stages => stages::run(),
         Command::Tokenize(args) => Ok(tokenize::run(&args).map(|()| 0)?),

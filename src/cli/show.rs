@@ -6,15 +6,46 @@ use std::path::Path;
 use crate::cache::Cache;
 use crate::error::Error;
 
-/// Prints the record found by [`Cache::resolve`], as text or JSON.
-pub fn run(cache_dir: &Path, what: &str, json: bool) -> Result<i32, Error> {
+/// Prints the record found by [`Cache::resolve`] (or the one recipe `recipe` last used
+/// under the name `what`), as text or JSON, with the recipes and names it was used under.
+pub fn run(cache_dir: &Path, what: &str, recipe: Option<&Path>, json: bool) -> Result<i32, Error> {
     let cache = Cache::open(cache_dir)?;
-    let (key, record) = cache.resolve(what)?;
+    let (key, record) = match recipe {
+        Some(r) => {
+            let scope = crate::graph::recipe_scope(r);
+            let key = cache.get_ref(Some(&scope), what).ok_or_else(|| {
+                crate::cache::CacheError::NotFound {
+                    what: format!("{what} (in {})", r.display()),
+                }
+            })?;
+            let record = cache
+                .lookup(&key)?
+                .ok_or_else(|| crate::cache::CacheError::NotFound {
+                    what: what.to_owned(),
+                })?;
+            (key, record)
+        }
+        None => cache.resolve(what)?,
+    };
     let dir = cache.object_dir(&key);
+    let refs = cache.recipe_refs()?;
+    let used: Vec<(&str, &str)> = refs
+        .iter()
+        .filter(|r| r.key == key)
+        .map(|r| (r.scope.as_deref().unwrap_or(""), r.node.as_str()))
+        .collect();
+    let others: Vec<&crate::cache::NameRef> = refs
+        .iter()
+        .filter(|r| r.node == what && r.key != key)
+        .collect();
     let mut out = std::io::stdout().lock();
     if json {
         let mut v = serde_json::to_value(&record)?;
         v["path"] = serde_json::json!(dir);
+        v["used_by"] = used
+            .iter()
+            .map(|(recipe, node)| serde_json::json!({"recipe": recipe, "node": node}))
+            .collect();
         let _ = writeln!(out, "{v:#}");
         return Ok(0);
     }
@@ -40,10 +71,34 @@ pub fn run(cache_dir: &Path, what: &str, json: bool) -> Result<i32, Error> {
             o.hash.short()
         );
     }
+    if !used.is_empty() {
+        let _ = writeln!(out, "used by:");
+        for (recipe, node) in &used {
+            let _ = writeln!(out, "  {recipe} as `{node}`");
+        }
+    }
     let _ = writeln!(out, "inputs:");
     for (slot, origins) in &record.origins {
-        for o in origins {
-            let _ = writeln!(out, "  {slot}: {}", o.source);
+        let hashes = record.material.inputs.get(slot);
+        for (i, o) in origins.iter().enumerate() {
+            let hash = hashes.and_then(|h| h.get(i)).map(|h| h.short().to_owned());
+            match (&o.path, &o.producer) {
+                (Some(path), _) => {
+                    let _ = writeln!(
+                        out,
+                        "  {slot}: {} = {} ({})",
+                        o.source,
+                        path.display(),
+                        hash.unwrap_or_default()
+                    );
+                }
+                (None, Some(k)) => {
+                    let _ = writeln!(out, "  {slot}: {} (key {})", o.source, k.short());
+                }
+                (None, None) => {
+                    let _ = writeln!(out, "  {slot}: {}", o.source);
+                }
+            }
         }
     }
     let _ = writeln!(out, "params:");
@@ -57,5 +112,19 @@ pub fn run(cache_dir: &Path, what: &str, json: bool) -> Result<i32, Error> {
         }
     }
     let _ = writeln!(out, "log:      {}", dir.join("log.txt").display());
+    if recipe.is_none() && !others.is_empty() {
+        let _ = writeln!(
+            out,
+            "note: other recipes hold other results named `{what}` (pick one with `--recipe R`):"
+        );
+        for r in &others {
+            let _ = writeln!(
+                out,
+                "  {} ({})",
+                r.scope.as_deref().unwrap_or(""),
+                r.key.short()
+            );
+        }
+    }
     Ok(0)
 }

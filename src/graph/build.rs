@@ -128,14 +128,19 @@ pub fn build_all_plans(recipe: &Recipe) -> Result<Vec<Graph>, RecipeDiagnostics>
     choices.iter().map(|c| build(recipe, c)).collect()
 }
 
+/// A recipe's identity in the cache's refs: its absolute path.
+pub fn recipe_scope(path: &std::path::Path) -> String {
+    std::path::absolute(path)
+        .unwrap_or_else(|_| path.to_path_buf())
+        .display()
+        .to_string()
+}
+
 /// Builds the graph of `choice` over a validated recipe.
 pub fn build(recipe: &Recipe, choice: &PlanChoice) -> Result<Graph, RecipeDiagnostics> {
     let order = topo_order(recipe);
     let variants = variants(recipe, choice)?;
-    let scope = std::path::absolute(&recipe.path)
-        .unwrap_or_else(|_| recipe.path.clone())
-        .display()
-        .to_string();
+    let scope = recipe_scope(&recipe.path);
     let mut graph = Graph {
         nodes: Vec::new(),
         scope,

@@ -9,6 +9,6 @@ mod build;
 mod render;
 mod targets;
 
-pub use build::{Graph, GraphNode, PlanChoice, Source, build, build_all_plans};
+pub use build::{Graph, GraphNode, PlanChoice, Source, build, build_all_plans, recipe_scope};
 pub use render::{Format, render};
 pub use targets::{NoMatch, glob};

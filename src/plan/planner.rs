@@ -131,10 +131,12 @@ pub fn resolve_inputs(
                 },
             };
             hashes.entry(slot.clone()).or_default().push(hash);
+            let file = producer.is_none().then(|| path.clone());
             paths.entry(slot.clone()).or_default().push(path);
             origins.entry(slot.clone()).or_default().push(InputOrigin {
                 source: label,
                 producer,
+                path: file,
             });
         }
     }

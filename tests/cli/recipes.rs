@@ -79,6 +79,29 @@ fn a_templated_recipe_has_the_keys_of_its_hand_written_expansion() {
     let h = env.run("h.toml", &[], 0);
     assert!(h.executed.is_empty(), "{h:?}");
     assert_eq!(h.reused.len(), 4, "{h:?}");
+
+    // Provenance: both recipes used the result; the external file it read, with its hash.
+    let show = stdout(&env.unmt(&["show", "corpus_a"]));
+    let dir = env.dir.path().display().to_string();
+    for expected in [
+        format!("{dir}/t.toml as `corpus_a`"),
+        format!("{dir}/h.toml as `corpus_a`"),
+        "text: files.a = a.txt (".to_owned(),
+    ] {
+        assert!(show.contains(&expected), "{expected}: {show}");
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(&stdout(&env.unmt(&["show", "corpus_a", "--json"]))).expect("json");
+    assert_eq!(json["used_by"].as_array().map(Vec::len), Some(2), "{json}");
+
+    // Another result under the same name in another recipe: `show` says so, `--recipe` picks.
+    env.write("h2.toml", &BY_HAND.replace("valid = 1", "valid = 2"));
+    env.run("h2.toml", &["corpus_a"], 0);
+    let show = stdout(&env.unmt(&["show", "corpus_a", "--recipe", "t.toml"]));
+    assert!(show.contains("valid = 1"), "{show}");
+    let show = stdout(&env.unmt(&["show", "corpus_a"]));
+    assert!(show.contains("valid = 2"), "{show}");
+    assert!(show.contains("other recipes hold other results"), "{show}");
 }
 
 #[test]
