@@ -258,6 +258,23 @@ fn node_spec(node: &RawNode, errors: &mut Vec<RecipeError>) -> Option<NodeSpec> 
         );
         return None;
     };
+    let mut non_finite = false;
+    for p in &node.params {
+        if let Some(span) = non_finite_float(&p.value) {
+            non_finite = true;
+            errors.push(
+                RecipeError::at(
+                    span,
+                    format!("parameter `{}` is not a finite number", p.key.get_ref()),
+                    "nan or inf",
+                )
+                .help("every float parameter takes a finite value"),
+            );
+        }
+    }
+    if non_finite {
+        return None;
+    }
     let params = match resolve(stage, &node.params, node.params_span.clone(), &[]) {
         Ok(p) => p,
         Err(e) => {
@@ -317,6 +334,19 @@ fn node_spec(node: &RawNode, errors: &mut Vec<RecipeError>) -> Option<NodeSpec> 
         params,
         signature,
     })
+}
+
+/// The span of a `nan` or `inf` float in `value` (TOML allows both; no parameter means them).
+fn non_finite_float(value: &Value) -> Option<Span> {
+    match value.get_ref() {
+        DeValue::Float(f) => {
+            let text = f.as_str().trim_start_matches(['+', '-']);
+            matches!(text, "nan" | "inf").then(|| value.span())
+        }
+        DeValue::Array(items) => items.iter().find_map(non_finite_float),
+        DeValue::Table(t) => t.iter().find_map(|(_, v)| non_finite_float(v)),
+        _ => None,
+    }
 }
 
 fn kinds() -> Vec<&'static str> {

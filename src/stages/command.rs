@@ -104,20 +104,18 @@ impl Stage for CommandStage {
                     matches!(name, "checkpoints" | "threads")
                 };
                 if !known {
-                    let what = if name.starts_with("in.") {
+                    let what = if let Some(slot) = name.strip_prefix("in.") {
                         format!(
-                            "uses `{{{name}}}`, but the node wires no input `{}` (inputs: {})",
-                            &name[3..],
+                            "uses `{{{name}}}`, but the node wires no input `{slot}` (inputs: {})",
                             if wired.is_empty() {
                                 "none".to_owned()
                             } else {
                                 wired.join(", ")
                             }
                         )
-                    } else if name.starts_with("out.") {
+                    } else if let Some(out) = name.strip_prefix("out.") {
                         format!(
-                            "uses `{{{name}}}`, but `{}` is not in `outputs`, `dirs` or `stdout`",
-                            &name[4..]
+                            "uses `{{{name}}}`, but `{out}` is not in `outputs`, `dirs` or `stdout`"
                         )
                     } else {
                         format!(

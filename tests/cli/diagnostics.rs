@@ -134,3 +134,29 @@ fn aligned_mlm_needs_vectors() {
         &format!("{MLM_NODE}params = {{ init = \"aligned\", dim = 32, n_heads = 4 }}\n")
     )]));
 }
+
+#[test]
+fn empty_input_list() {
+    insta::assert_snapshot!(check(&[(
+        "r.toml",
+        "[nodes.v]\nstage = \"vocab\"\ninputs = { text = [] }\n"
+    )]));
+}
+
+#[test]
+fn command_placeholder_for_an_unwired_slot() {
+    insta::assert_snapshot!(check(&[(
+        "r.toml",
+        &format!(
+            "{OK_NODE}\n[nodes.sorted]\nstage = \"command\"\ninputs = {{ text = \"corpus_a.train\" }}\nparams = {{ run = [\"sort\", \"{{in.txt}}\"], stdout = \"sorted\" }}\n"
+        )
+    )]));
+}
+
+#[test]
+fn nan_parameter() {
+    insta::assert_snapshot!(check(&[(
+        "r.toml",
+        "[nodes.s]\nstage = \"skipgram\"\ninputs = { text = \"files.a\" }\nparams = { lr = nan }\n\n[files]\na = \"a.txt\"\n"
+    )]));
+}
