@@ -3,6 +3,13 @@
 use clap::Parser;
 
 fn main() {
+    // Rust ignores SIGPIPE, so printing into a closed pipe (`unmt stages | head`) panicked
+    // with "Broken pipe"; the default action ends the process quietly, as for any Unix tool.
+    // SAFETY: `signal` with `SIG_DFL` is async-signal-safe and runs before any thread starts.
+    #[cfg(unix)]
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = unmt::cli::Cli::parse();
     let _ = miette::set_hook(Box::new(|_| {
         use std::io::IsTerminal;

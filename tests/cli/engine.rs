@@ -288,3 +288,37 @@ fn plan_reasons_name_root_causes_and_stay_short_in_deep_graphs() {
         "input `n10.o`, `n10.s` will be recomputed (because `n0`: never run)"
     );
 }
+
+#[test]
+fn a_closed_pipe_ends_output_quietly() {
+    use std::io::Read;
+    let env = Env::new();
+    // Far more output than a pipe buffers, so writing continues after the reader is gone.
+    let text: String = (0..100_000)
+        .map(|i| format!("line {i}, of text.\n"))
+        .collect();
+    env.write("big.txt", &text);
+    let mut child = env
+        .command(&["tokenize", "--lang", "en"])
+        .stdin(std::fs::File::open(env.path("big.txt")).expect("open"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut first = [0u8; 16];
+    child
+        .stdout
+        .take()
+        .expect("stdout")
+        .read_exact(&mut first)
+        .expect("read");
+    // The read end is dropped here, as `| head` does.
+    let out = child.wait_with_output().expect("wait");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.is_empty(), "{err}");
+    assert!(
+        !matches!(out.status.code(), Some(c) if c != 0),
+        "{:?}",
+        out.status
+    );
+}

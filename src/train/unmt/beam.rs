@@ -238,19 +238,33 @@ pub fn generate_beam<B: Backend>(
 /// in index order.
 fn best_candidates(block: &[f32], beam_scores: &[f32], n: usize) -> Vec<(f32, usize)> {
     let n_words = block.len() / beam_scores.len();
-    let mut all: Vec<(f32, usize)> = block
-        .iter()
-        .enumerate()
-        .map(|(i, &v)| (v + beam_scores[i / n_words], i))
-        .collect();
+    // `a` before `b`: higher value, then lower index.
     let by_value = |a: &(f32, usize), b: &(f32, usize)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
-    let n = n.min(all.len());
-    if n < all.len() {
-        all.select_nth_unstable_by(n, by_value);
-        all.truncate(n);
+    // One pass keeping the `n` best in order (n = 2 x beam, a handful), instead of
+    // materialising `k * n_words` pairs per sentence and step: indices only grow, so a
+    // candidate equal to the worst kept one never displaces it.
+    let mut best: Vec<(f32, usize)> = Vec::with_capacity(n + 1);
+    for (b, (&offset, row)) in beam_scores
+        .iter()
+        .zip(block.chunks_exact(n_words))
+        .enumerate()
+    {
+        for (w, &v) in row.iter().enumerate() {
+            let value = v + offset;
+            if best.len() == n
+                && best
+                    .last()
+                    .is_none_or(|worst| value.total_cmp(&worst.0) != std::cmp::Ordering::Greater)
+            {
+                continue;
+            }
+            let candidate = (value, b * n_words + w);
+            let at = best.partition_point(|x| by_value(x, &candidate).is_lt());
+            best.insert(at, candidate);
+            best.truncate(n);
+        }
     }
-    all.sort_by(by_value);
-    all
+    best
 }
 
 fn index_tensor<B: Backend>(
@@ -367,5 +381,25 @@ mod tests {
         let block = [-1.0, -0.5, -0.5, -3.0, -0.1, -2.0];
         let got = best_candidates(&block, &[0.0, -1.0], 3);
         assert_eq!(got, [(-0.5, 1), (-0.5, 2), (-1.0, 0)]);
+        assert_eq!(best_candidates(&block, &[0.0, -1.0], 10).len(), 6);
+        // The same as sorting every pair, on random blocks with many ties.
+        let mut state = 7u64;
+        for _ in 0..50 {
+            let block: Vec<f32> = (0..60)
+                .map(|_| {
+                    state = state.wrapping_mul(6364136223846793005).wrapping_add(1);
+                    -((state >> 60) as f32) / 4.0
+                })
+                .collect();
+            let offsets = [0.0, -0.25, -0.5];
+            let mut all: Vec<(f32, usize)> = block
+                .iter()
+                .enumerate()
+                .map(|(i, &v)| (v + offsets[i / 20], i))
+                .collect();
+            all.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+            all.truncate(6);
+            assert_eq!(best_candidates(&block, &offsets, 6), all);
+        }
     }
 }
