@@ -116,10 +116,10 @@ impl Human {
                     bar.finish_and_clear();
                 }
                 self.overall.inc(1);
-                let m: Vec<String> = metrics
-                    .iter()
+                let m: Vec<String> = headline(metrics.iter().map(|(k, v)| (k.as_str(), *v)))
+                    .into_iter()
                     .take(6)
-                    .map(|(k, v)| format!("{k}={}", short(*v)))
+                    .map(|(k, v)| format!("{k}={}", short(v)))
                     .collect();
                 let m = if m.is_empty() {
                     String::new()
@@ -164,10 +164,71 @@ impl Human {
     }
 }
 
+/// Metric-name parts in the order a `done` line shows them: what a researcher looks at first
+/// (validation perplexity, translation scores, BLI precision), before the counters.
+const HEADLINE: &[&str] = &[
+    "valid_mlm_ppl",
+    "mt_sacrebleu",
+    "mt_chrf",
+    "bleu",
+    "chrf",
+    "csls_p1",
+    "nn_p1",
+    "coverage",
+    "best_epoch",
+];
+
+/// `metrics` with the ones matching [`HEADLINE`] first (in its order), then the rest by name.
+fn headline<'a>(metrics: impl Iterator<Item = (&'a str, f64)>) -> Vec<(&'a str, f64)> {
+    let rank = |k: &str| {
+        HEADLINE
+            .iter()
+            .position(|h| k.contains(h))
+            .unwrap_or(HEADLINE.len())
+    };
+    let mut v: Vec<(&str, f64)> = metrics.collect();
+    v.sort_by(|a, b| rank(a.0).cmp(&rank(b.0)).then(a.0.cmp(b.0)));
+    v
+}
+
 fn short(v: f64) -> String {
     if v.fract() == 0.0 && v.abs() < 1e15 {
         format!("{v:.0}")
     } else {
         format!("{v:.4}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::headline;
+
+    #[test]
+    fn done_lines_lead_with_the_metrics_that_matter() {
+        let m = [
+            ("best_epoch", 2.0),
+            ("epochs", 2.0),
+            ("n_params", 6e6),
+            ("steps", 240.0),
+            ("valid_en_mlm_acc", 3.0),
+            ("valid_mlm_ppl", 1400.0),
+        ];
+        let names: Vec<&str> = headline(m.into_iter())
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        assert_eq!(names[..2], ["valid_mlm_ppl", "best_epoch"]);
+        let m = [
+            ("coverage", 1.0),
+            ("csls_p1", 40.0),
+            ("csls_p1_cross", 5.0),
+            ("csls_p10", 50.0),
+            ("nn_p1", 30.0),
+        ];
+        let names: Vec<&str> = headline(m.into_iter())
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        assert_eq!(names[..3], ["csls_p1", "csls_p10", "csls_p1_cross"]);
     }
 }

@@ -56,6 +56,13 @@ impl Stage for TranslateStage {
                 })
             })?
         };
+        if summary.lines == summary.empty_inputs {
+            // Nothing reached the model: every score downstream is of empty text.
+            ctx.warn(&format!(
+                "the source text has no non-empty line ({} lines): nothing was translated",
+                summary.lines
+            ));
+        }
         if summary.truncated > 0 {
             ctx.warn(&format!(
                 "{} of {} lines were longer than the model's positions and were cut",

@@ -58,6 +58,10 @@ fn quickstart_runs_and_a_new_pair_reuses_the_english_side() {
         bli["metrics"]["coverage"].as_f64().unwrap_or(0.0) > 0.9,
         "{bli}"
     );
+    // Beside MUSE's figures, the same without identical-string pairs (fewer pairs kept).
+    let kept = |k: &str| bli["metrics"][k].as_f64().unwrap_or(f64::NAN);
+    assert!(kept("pairs_kept_cross") < kept("pairs_kept"), "{bli}");
+    assert!(kept("csls_p1_cross").is_finite(), "{bli}");
 
     let unmt: serde_json::Value =
         serde_json::from_str(&stdout(&env.unmt(&["show", "unmt", "--json"]))).expect("json");
@@ -182,6 +186,25 @@ fn quickstart_runs_and_a_new_pair_reuses_the_english_side() {
         show["metrics"]["n_sentences"].as_f64().unwrap_or(0.0) > 300.0,
         "{show}"
     );
+    // An empty source file reaches no model: the node says so (and still writes its outputs).
+    env.write("empty.txt", "");
+    env.write(
+        "child.toml",
+        &format!(
+            "extends = \"{}\"\n\n[files]\nempty = \"empty.txt\"\n\n[nodes.translate_empty]\nstage = \"translate\"\ninputs = {{ model = \"unmt.best\", vocab = \"vocab.vocab\", text = \"files.empty\" }}\nparams = {{ src = \"mk\", tgt = \"en\" }}\n",
+            repo("recipes/quickstart.toml")
+        ),
+    );
+    let out = env.unmt(&["run", "child.toml", "--json", "translate_empty"]);
+    let events = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{events}");
+    assert!(events.contains("nothing was translated"), "{events}");
+    assert_eq!(
+        crate::common::summary(&events).executed,
+        ["translate_empty"],
+        "{events}"
+    );
+
     // One variable made the pair right: Albanian Moses rules, the en-sq dictionary, `sq`
     // in model languages and metric names.
     let config = stdout(&env.unmt(&["config", &repo("recipes/en-sq.toml")]));
@@ -194,8 +217,10 @@ fn quickstart_runs_and_a_new_pair_reuses_the_english_side() {
         assert!(config.contains(expected), "{expected}: {config}");
     }
     assert!(!config.contains("\"mk\""), "{config}");
-    let unmt: serde_json::Value =
-        serde_json::from_str(&stdout(&env.unmt(&["show", "unmt", "--json"]))).expect("json");
+    // The child recipe above ran last, so `unmt` alone names its (Macedonian) result.
+    let en_sq = repo("recipes/en-sq.toml");
+    let show = ["show", "unmt", "--recipe", &en_sq, "--json"];
+    let unmt: serde_json::Value = serde_json::from_str(&stdout(&env.unmt(&show))).expect("json");
     assert!(unmt["metrics"]["valid_sq-en_mt_bleu"].is_number(), "{unmt}");
 }
 
