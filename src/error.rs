@@ -37,6 +37,16 @@ pub enum Error {
         #[help]
         help: Option<String>,
     },
+    /// `unmt stages KIND` with an unknown kind.
+    #[error("no stage kind named `{kind}`")]
+    #[diagnostic(code(unmt::stage))]
+    UnknownStage {
+        /// The name given.
+        kind: String,
+        /// "did you mean" or the list of kinds.
+        #[help]
+        help: Option<String>,
+    },
     /// A file could not be read or written.
     #[error("failed to {action} `{path}`")]
     #[diagnostic(code(unmt::io))]

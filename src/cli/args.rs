@@ -114,8 +114,14 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
-    /// List the stage kinds and their parameters.
-    Stages,
+    /// List the stage kinds (or one) with their input slots, outputs and parameters.
+    Stages {
+        /// Only this stage kind.
+        kind: Option<String>,
+        /// Print a JSON array.
+        #[arg(long)]
+        json: bool,
+    },
     /// Moses tokenization (or `--detok`) of stdin to stdout, as XLM preprocesses text.
     Tokenize(super::tokenize::TokenizeArgs),
     /// fastBPE-compatible BPE: `learn`, `apply`, `vocab`.

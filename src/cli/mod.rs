@@ -77,7 +77,7 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         } => graph::run(cache, &recipe, format, plan.as_deref()),
         Command::Show { node, recipe, json } => show::run(cache, &node, recipe.as_deref(), json),
         Command::Gc { recipes, dry_run } => gc::run(cache, recipes, dry_run),
-        Command::Stages => stages::run(),
+        Command::Stages { kind, json } => stages::run(kind.as_deref(), json),
         Command::Tokenize(args) => Ok(tokenize::run(&args).map(|()| 0)?),
         Command::Bpe(args) => Ok(bpe::run(&args).map(|()| 0)?),
         Command::Skipgram(args) => Ok(skipgram::run(&args).map(|()| 0)?),

@@ -1,24 +1,123 @@
-//! `unmt stages`: every stage kind with its code version and parameters (defaults shown).
+//! `unmt stages [KIND] [--json]`: every stage kind (or one) with its code version, input
+//! slots, outputs and parameters (defaults shown). Slots and outputs are those of the default
+//! parameters; where they depend on parameters (`mlm`'s `vectors`, `command`'s outputs) the
+//! stage's doc says how.
 
 use crate::error::Error;
+use crate::stages::{Arity, DynStage};
 
-/// Prints the stage list.
-pub fn run() -> Result<i32, Error> {
-    for s in crate::stages::registry() {
+/// One stage kind as `--json` prints it.
+fn describe(s: &dyn DynStage) -> serde_json::Value {
+    let empty = toml::Spanned::new(0..0, toml::de::DeValue::Table(toml::de::DeTable::new()));
+    let (params, signature) = match s.resolve(empty) {
+        Ok(p) => (
+            serde_json::Value::Object(p.full.clone()),
+            Some(s.signature(&p)),
+        ),
+        // Some stages have required parameters (`command`'s `run`): names only.
+        Err(_) => (
+            serde_json::json!(
+                s.param_fields()
+                    .iter()
+                    .map(|f| (f.to_string(), serde_json::Value::Null))
+                    .collect::<serde_json::Map<_, _>>()
+            ),
+            None,
+        ),
+    };
+    let inputs: Vec<serde_json::Value> = signature
+        .iter()
+        .flat_map(|sig| &sig.inputs)
+        .map(|slot| {
+            let arity = match slot.arity {
+                Arity::One => "one",
+                Arity::Optional => "optional",
+                Arity::Many => "many",
+                Arity::Unused => "unused",
+            };
+            serde_json::json!({"name": slot.name, "arity": arity})
+        })
+        .collect();
+    let outputs: Vec<serde_json::Value> = signature
+        .iter()
+        .flat_map(|sig| &sig.outputs)
+        .map(|o| serde_json::json!({"name": o.name, "kind": o.kind}))
+        .collect();
+    serde_json::json!({
+        "kind": s.kind(),
+        "code_version": s.code_version(),
+        "summary": s.summary(),
+        "any_inputs": signature.as_ref().is_some_and(|sig| sig.any_inputs),
+        "inputs": inputs,
+        "outputs": outputs,
+        "params": params,
+    })
+}
+
+/// Prints the stage list (or one stage), as text or JSON.
+pub fn run(kind: Option<&str>, json: bool) -> Result<i32, Error> {
+    let all = crate::stages::registry();
+    let chosen: Vec<&dyn DynStage> = match kind {
+        None => all.iter().copied().collect(),
+        Some(k) => match all.iter().find(|s| s.kind() == k) {
+            Some(s) => vec![*s],
+            None => {
+                return Err(Error::UnknownStage {
+                    kind: k.to_owned(),
+                    help: crate::recipe::did_you_mean(k, all.iter().map(|s| s.kind())).or_else(
+                        || {
+                            let kinds: Vec<&str> = all.iter().map(|s| s.kind()).collect();
+                            Some(format!("stage kinds: {}", kinds.join(", ")))
+                        },
+                    ),
+                });
+            }
+        },
+    };
+    let described: Vec<serde_json::Value> = chosen.iter().map(|s| describe(*s)).collect();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&described)?);
+        return Ok(0);
+    }
+    for d in &described {
         println!(
             "{} (code version {}): {}",
-            s.kind(),
-            s.code_version(),
-            s.summary()
+            d["kind"].as_str().unwrap_or(""),
+            d["code_version"],
+            d["summary"].as_str().unwrap_or("")
         );
-        let empty = toml::Spanned::new(0..0, toml::de::DeValue::Table(toml::de::DeTable::new()));
-        match s.resolve(empty) {
-            Ok(p) => {
-                for (k, v) in &p.full {
+        let list = |key: &str, field: &str| -> String {
+            d[key]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .map(|x| {
+                            format!(
+                                "{} ({})",
+                                x["name"].as_str().unwrap_or(""),
+                                x[field].as_str().unwrap_or("")
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                })
+                .unwrap_or_default()
+        };
+        if d["any_inputs"].as_bool() == Some(true) {
+            println!("  inputs: any slot names, each any number of references");
+        } else {
+            println!("  inputs: {}", list("inputs", "arity"));
+        }
+        println!("  outputs: {}", list("outputs", "kind"));
+        if let Some(params) = d["params"].as_object() {
+            println!("  params:");
+            for (k, v) in params {
+                if v.is_null() {
+                    println!("    {k}");
+                } else {
                     println!("    {k} = {v}");
                 }
             }
-            Err(_) => println!("    params: {}", s.param_fields().join(", ")),
         }
     }
     Ok(0)

@@ -322,3 +322,34 @@ fn a_closed_pipe_ends_output_quietly() {
         out.status
     );
 }
+
+#[test]
+fn stages_lists_slots_outputs_and_defaults() {
+    let env = Env::new();
+    let out = env.unmt(&["stages", "unmt", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
+    let unmt = &v[0];
+    assert_eq!(unmt["kind"], "unmt");
+    let slots: Vec<&str> = unmt["inputs"]
+        .as_array()
+        .expect("inputs")
+        .iter()
+        .map(|s| s["name"].as_str().expect("name"))
+        .collect();
+    assert_eq!(slots, ["model", "vocab", "train", "valid", "refs"]);
+    assert_eq!(unmt["params"]["tokens_per_batch"], 1000);
+    assert!(
+        unmt["outputs"]
+            .as_array()
+            .expect("outputs")
+            .iter()
+            .any(|o| o["name"] == "hypotheses" && o["kind"] == "dir"),
+        "{unmt}"
+    );
+    let all: serde_json::Value =
+        serde_json::from_str(&stdout(&env.unmt(&["stages", "--json"]))).expect("json");
+    assert!(all.as_array().expect("stages").len() >= 15);
+    let bad = env.unmt(&["stages", "mlx"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(crate::common::stderr(&bad).contains("did you mean `mlm`"));
+}
