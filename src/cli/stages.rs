@@ -58,7 +58,7 @@ fn describe(s: &dyn DynStage) -> serde_json::Value {
 pub fn run(kind: Option<&str>, json: bool) -> Result<i32, Error> {
     let all = crate::stages::registry();
     let chosen: Vec<&dyn DynStage> = match kind {
-        None => all.iter().copied().collect(),
+        None => all.to_vec(),
         Some(k) => match all.iter().find(|s| s.kind() == k) {
             Some(s) => vec![*s],
             None => {
