@@ -86,44 +86,34 @@ impl Stage for CommandStage {
     type Params = CommandParams;
 
     /// Every placeholder of `run` must name something: `{in.SLOT}` a wired slot (an unknown
-    /// one expanded to nothing and cached the result), `{out.NAME}` a declared output.
+    /// one expanded to nothing and cached the result), `{out.NAME}` a declared output. An
+    /// unclosed `{` is left to [`expand`], which reports it when the node runs.
     fn check_wiring(p: &CommandParams, wired: &[&str]) -> Result<(), InvalidParam> {
         for arg in &p.run {
-            let mut rest = arg.as_str();
-            while let Some(start) = rest.find('{') {
-                let Some(len) = rest[start..].find('}') else {
-                    break;
-                };
-                let name = &rest[start + 1..start + len];
-                rest = &rest[start + len + 1..];
-                let known = if let Some(slot) = name.strip_prefix("in.") {
-                    wired.contains(&slot)
-                } else if let Some(out) = name.strip_prefix("out.") {
-                    p.file_outputs().chain(&p.dirs).any(|o| o == out)
-                } else {
-                    matches!(name, "checkpoints" | "threads")
-                };
-                if !known {
-                    let what = if let Some(slot) = name.strip_prefix("in.") {
-                        format!(
-                            "uses `{{{name}}}`, but the node wires no input `{slot}` (inputs: {})",
-                            if wired.is_empty() {
-                                "none".to_owned()
-                            } else {
-                                wired.join(", ")
-                            }
-                        )
-                    } else if let Some(out) = name.strip_prefix("out.") {
+            let Ok(found) = placeholders(arg) else {
+                continue;
+            };
+            for (_, name) in found {
+                let problem = match Placeholder::parse(name) {
+                    Some(Placeholder::In(slot)) if !wired.contains(&slot) => format!(
+                        "uses `{{{name}}}`, but the node wires no input `{slot}` (inputs: {})",
+                        if wired.is_empty() {
+                            "none".to_owned()
+                        } else {
+                            wired.join(", ")
+                        }
+                    ),
+                    Some(Placeholder::Out(out))
+                        if !p.file_outputs().chain(&p.dirs).any(|o| o == out) =>
+                    {
                         format!(
                             "uses `{{{name}}}`, but `{out}` is not in `outputs`, `dirs` or `stdout`"
                         )
-                    } else {
-                        format!(
-                            "uses unknown placeholder `{{{name}}}` (use in.SLOT, out.NAME, checkpoints, threads)"
-                        )
-                    };
-                    return Err(InvalidParam::new("run", what));
-                }
+                    }
+                    Some(_) => continue,
+                    None => format!("uses {}", unknown_placeholder(name)),
+                };
+                return Err(InvalidParam::new("run", problem));
             }
         }
         Ok(())
@@ -213,6 +203,47 @@ impl Stage for CommandStage {
     }
 }
 
+/// What a `{...}` in a `run` argument names.
+enum Placeholder<'a> {
+    In(&'a str),
+    Out(&'a str),
+    Checkpoints,
+    Threads,
+}
+
+impl<'a> Placeholder<'a> {
+    fn parse(name: &'a str) -> Option<Self> {
+        if let Some(slot) = name.strip_prefix("in.") {
+            Some(Self::In(slot))
+        } else if let Some(out) = name.strip_prefix("out.") {
+            Some(Self::Out(out))
+        } else {
+            match name {
+                "checkpoints" => Some(Self::Checkpoints),
+                "threads" => Some(Self::Threads),
+                _ => None,
+            }
+        }
+    }
+}
+
+fn unknown_placeholder(name: &str) -> String {
+    format!("unknown placeholder `{{{name}}}` (use in.SLOT, out.NAME, checkpoints, threads)")
+}
+
+/// The `{name}` placeholders of `arg`: each one's byte range (braces included) and name;
+/// `Err(())` for an unclosed `{`. Shared by the check before running and the expansion.
+fn placeholders(arg: &str) -> Result<Vec<(std::ops::Range<usize>, &str)>, ()> {
+    let mut found = Vec::new();
+    let mut at = 0;
+    while let Some(start) = arg[at..].find('{').map(|i| at + i) {
+        let end = arg[start..].find('}').ok_or(())? + start;
+        found.push((start..end + 1, &arg[start + 1..end]));
+        at = end + 1;
+    }
+    Ok(found)
+}
+
 /// Expands placeholders in one argument.
 fn expand(arg: &str, ctx: &StageCtx<'_>) -> Result<Vec<String>, StageError> {
     if let Some(slot) = arg.strip_prefix("{in.").and_then(|s| s.strip_suffix('}'))
@@ -224,40 +255,48 @@ fn expand(arg: &str, ctx: &StageCtx<'_>) -> Result<Vec<String>, StageError> {
             .map(|p| p.display().to_string())
             .collect());
     }
+    let bad = |reason: String| StageError::Placeholder {
+        arg: arg.to_owned(),
+        reason,
+    };
+    let found = placeholders(arg).map_err(|()| bad("unclosed `{`".into()))?;
     let mut out = String::new();
-    let mut rest = arg;
-    while let Some(start) = rest.find('{') {
-        out.push_str(&rest[..start]);
-        let end = rest[start..]
-            .find('}')
-            .ok_or_else(|| StageError::Placeholder {
-                arg: arg.to_owned(),
-                reason: "unclosed `{`".into(),
-            })?;
-        let name = &rest[start + 1..start + end];
-        let value = if let Some(slot) = name.strip_prefix("in.") {
-            ctx.inputs(slot)
+    let mut copied = 0;
+    for (range, name) in found {
+        out.push_str(&arg[copied..range.start]);
+        let value = match Placeholder::parse(name) {
+            Some(Placeholder::In(slot)) => ctx
+                .inputs(slot)
                 .iter()
                 .map(|p| p.display().to_string())
                 .collect::<Vec<_>>()
-                .join(" ")
-        } else if let Some(o) = name.strip_prefix("out.") {
-            ctx.output(o).display().to_string()
-        } else if name == "checkpoints" {
-            ctx.checkpoint_dir().display().to_string()
-        } else if name == "threads" {
-            ctx.threads().to_string()
-        } else {
-            return Err(StageError::Placeholder {
-                arg: arg.to_owned(),
-                reason: format!(
-                    "unknown placeholder `{{{name}}}` (use in.SLOT, out.NAME, checkpoints, threads)"
-                ),
-            });
+                .join(" "),
+            Some(Placeholder::Out(o)) => ctx.output(o).display().to_string(),
+            Some(Placeholder::Checkpoints) => ctx.checkpoint_dir().display().to_string(),
+            Some(Placeholder::Threads) => ctx.threads().to_string(),
+            None => return Err(bad(unknown_placeholder(name))),
         };
         out.push_str(&value);
-        rest = &rest[start + end + 1..];
+        copied = range.end;
     }
-    out.push_str(rest);
+    out.push_str(&arg[copied..]);
     Ok(vec![out])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Placeholder, placeholders};
+
+    #[test]
+    fn placeholders_are_found_with_their_ranges() {
+        let found = placeholders("a{in.x}b{threads}").expect("closed");
+        assert_eq!(found, [(1..7, "in.x"), (8..17, "threads")]);
+        assert!(matches!(
+            Placeholder::parse("in.x"),
+            Some(Placeholder::In("x"))
+        ));
+        assert!(Placeholder::parse("input").is_none());
+        assert!(placeholders("a{in.x").is_err());
+        assert!(placeholders("plain").expect("none").is_empty());
+    }
 }
