@@ -38,7 +38,13 @@ fn render(node: &str, e: &Explanation) -> String {
             s.push_str(&format!("  key:      {} (not in the cache)\n", key.short()));
             match last {
                 Some(last) => {
-                    s.push_str(&format!("  last run: {}\n", last.key.short()));
+                    match &last.recipe {
+                        Some(r) => s.push_str(&format!(
+                            "  last run: {} (in recipe `{r}`; never run in this one)\n",
+                            last.key.short()
+                        )),
+                        None => s.push_str(&format!("  last run: {}\n", last.key.short())),
+                    }
                     if last.changes.is_empty() {
                         s.push_str(
                             "  no difference in key material: the result was removed from the cache\n",

@@ -1,5 +1,6 @@
 //! `unmt stages [KIND] [--json]`: every stage kind (or one) with its code version, input
-//! slots, outputs and parameters (defaults shown). Slots and outputs are those of the default
+//! slots, outputs and parameters (type, default, and the doc comment of the params struct's
+//! field, extracted at build time). Slots and outputs are those of the default
 //! parameters; where they depend on parameters (`mlm`'s `vectors`, `command`'s outputs) the
 //! stage's doc says how.
 
@@ -9,22 +10,24 @@ use crate::stages::{Arity, DynStage};
 /// One stage kind as `--json` prints it.
 fn describe(s: &dyn DynStage) -> serde_json::Value {
     let empty = toml::Spanned::new(0..0, toml::de::DeValue::Table(toml::de::DeTable::new()));
-    let (params, signature) = match s.resolve(empty) {
-        Ok(p) => (
-            serde_json::Value::Object(p.full.clone()),
-            Some(s.signature(&p)),
-        ),
-        // Some stages have required parameters (`command`'s `run`): names only.
-        Err(_) => (
-            serde_json::json!(
-                s.param_fields()
-                    .iter()
-                    .map(|f| (f.to_string(), serde_json::Value::Null))
-                    .collect::<serde_json::Map<_, _>>()
-            ),
-            None,
-        ),
-    };
+    // Some stages have required parameters (`command`'s `run`): no defaults, no signature.
+    let resolved = s.resolve(empty).ok();
+    let signature = resolved.as_ref().map(|p| s.signature(p));
+    let params: serde_json::Map<String, serde_json::Value> = s
+        .param_fields()
+        .iter()
+        .map(|f| {
+            let default = resolved
+                .as_ref()
+                .and_then(|p| p.full.get(*f).cloned())
+                .unwrap_or(serde_json::Value::Null);
+            let (ty, doc) = s.param_doc(f).unwrap_or(("", ""));
+            (
+                f.to_string(),
+                serde_json::json!({"type": ty, "default": default, "doc": doc}),
+            )
+        })
+        .collect();
     let inputs: Vec<serde_json::Value> = signature
         .iter()
         .flat_map(|sig| &sig.inputs)
@@ -112,10 +115,13 @@ pub fn run(kind: Option<&str>, json: bool) -> Result<i32, Error> {
         if let Some(params) = d["params"].as_object() {
             println!("  params:");
             for (k, v) in params {
-                if v.is_null() {
-                    println!("    {k}");
-                } else {
-                    println!("    {k} = {v}");
+                let ty = v["type"].as_str().unwrap_or("");
+                match &v["default"] {
+                    serde_json::Value::Null => println!("    {k}: {ty} (required)"),
+                    default => println!("    {k}: {ty} = {default}"),
+                }
+                if let Some(doc) = v["doc"].as_str().filter(|d| !d.is_empty()) {
+                    println!("        {doc}");
                 }
             }
         }

@@ -29,7 +29,7 @@ impl PlanChoice {
 }
 
 /// Where an input comes from.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
     /// An external file.
     File {
@@ -137,7 +137,88 @@ pub fn recipe_scope(path: &std::path::Path) -> String {
 }
 
 /// Builds the graph of `choice` over a validated recipe.
+///
+/// With `vars.*` sweep axes, the plan is built again for each alternative of the variables
+/// (each one alone for the default plan, their cross product for a named plan that crosses
+/// them) and merged: a node identical to one already in the graph (same stage, parameters
+/// and sources) is that node; one that differs joins under its own name, or, where that
+/// name is taken, as `name[vars.lmr=sq]`.
 pub fn build(recipe: &Recipe, choice: &PlanChoice) -> Result<Graph, RecipeDiagnostics> {
+    let mut graph = build_params(recipe, choice)?;
+    for set in var_alternatives(recipe, choice) {
+        let alternative = recipe.with_vars(&set)?;
+        let other = build_params(&alternative, choice)?;
+        merge(&mut graph, other, &recipe.var_label(&set));
+    }
+    Ok(graph)
+}
+
+/// The variable settings a plan runs besides the recipe as written.
+fn var_alternatives(recipe: &Recipe, choice: &PlanChoice) -> Vec<Vec<(usize, usize)>> {
+    let axes: Vec<usize> = match choice {
+        PlanChoice::Baseline => return Vec::new(),
+        PlanChoice::Default => {
+            return recipe
+                .var_axes
+                .iter()
+                .enumerate()
+                .flat_map(|(a, axis)| (0..axis.values.len()).map(move |v| vec![(a, v)]))
+                .collect();
+        }
+        PlanChoice::Named(name) => recipe.var_plans.get(name).cloned().unwrap_or_default(),
+    };
+    let mut out: Vec<Vec<(usize, usize)>> = vec![Vec::new()];
+    for a in axes {
+        let mut next = Vec::new();
+        for prefix in &out {
+            next.push(prefix.clone());
+            for v in 0..recipe.var_axes[a].values.len() {
+                let mut combo = prefix.clone();
+                combo.push((a, v));
+                next.push(combo);
+            }
+        }
+        out = next;
+    }
+    out.retain(|s| !s.is_empty());
+    out
+}
+
+/// Adds `other`'s nodes to `graph`, reusing the identical ones.
+fn merge(graph: &mut Graph, other: Graph, label: &str) {
+    let mut index = Vec::with_capacity(other.nodes.len());
+    for mut node in other.nodes {
+        for s in node.inputs.values_mut().flatten() {
+            if let Source::Node { index: i, .. } = s {
+                *i = index[*i];
+            }
+        }
+        if let Some(same) = graph.nodes.iter().position(|n| same_node(n, &node)) {
+            index.push(same);
+            continue;
+        }
+        if graph.find(&node.name).is_some() {
+            node.name = match node.name.strip_suffix(']').and_then(|n| n.split_once('[')) {
+                Some((base, axes)) => format!("{base}[{label},{axes}]"),
+                None => format!("{}[{label}]", node.name),
+            };
+        }
+        index.push(graph.nodes.len());
+        graph.nodes.push(node);
+    }
+}
+
+/// Whether two nodes compute the same thing (their keys will be equal).
+fn same_node(a: &GraphNode, b: &GraphNode) -> bool {
+    a.base == b.base
+        && a.stage.kind() == b.stage.kind()
+        && a.params.canonical == b.params.canonical
+        && a.inputs == b.inputs
+        && a.unused_inputs == b.unused_inputs
+}
+
+/// The graph of `choice` over the parameter axes of one recipe.
+fn build_params(recipe: &Recipe, choice: &PlanChoice) -> Result<Graph, RecipeDiagnostics> {
     let order = topo_order(recipe);
     let variants = variants(recipe, choice)?;
     let scope = recipe_scope(&recipe.path);
@@ -248,6 +329,9 @@ pub fn build(recipe: &Recipe, choice: &PlanChoice) -> Result<Graph, RecipeDiagno
                 unused_inputs,
             });
         }
+    }
+    if errors.is_empty() {
+        errors = super::facts::check(&graph, recipe);
     }
     if errors.is_empty() {
         Ok(graph)

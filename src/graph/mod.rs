@@ -6,6 +6,7 @@
 //! dedups any remaining identical work by key.
 
 mod build;
+mod facts;
 mod render;
 mod targets;
 

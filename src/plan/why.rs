@@ -45,6 +45,30 @@ pub struct LastRun {
     /// Field-level differences; empty when the material is the same (the result was
     /// removed from the cache).
     pub changes: Vec<Change>,
+    /// The recipe it ran under, when not this one: a node this recipe never ran is compared
+    /// with the same name's last result in any recipe (a child recipe against its base).
+    pub recipe: Option<String>,
+}
+
+/// The last result under `node`'s name in recipe `scope`, or else in any recipe (with that
+/// recipe's scope).
+fn last_result(
+    cache: &Cache,
+    scope: &str,
+    node: &str,
+) -> Result<(Option<NodeKey>, Option<String>), CacheError> {
+    if let Some(k) = cache.get_ref(Some(scope), node) {
+        return Ok((Some(k), None));
+    }
+    let Some(k) = cache.get_ref(None, node) else {
+        return Ok((None, None));
+    };
+    let recipe = cache
+        .recipe_refs()?
+        .into_iter()
+        .find(|r| r.node == node && r.key == k)
+        .and_then(|r| r.scope);
+    Ok((Some(k), recipe))
 }
 
 /// Explains node `i` of `graph` against `cache`.
@@ -62,8 +86,8 @@ pub fn explain(graph: &Graph, i: usize, cache: &Cache) -> Result<Explanation, Ca
             InputState::Ready(inputs) => {
                 let key = inputs.material.key();
                 let node = &graph.nodes[i];
-                let last = cache
-                    .get_ref(Some(&graph.scope), &node.name)
+                let (last_key, other_recipe) = last_result(cache, &graph.scope, &node.name)?;
+                let last = last_key
                     .and_then(|k| cache.lookup(&k).ok().flatten())
                     .map(|old| {
                         let because = |label: &str| {
@@ -86,6 +110,7 @@ pub fn explain(graph: &Graph, i: usize, cache: &Cache) -> Result<Explanation, Ca
                         LastRun {
                             key: old.key,
                             changes,
+                            recipe: other_recipe.clone(),
                         }
                     });
                 Explanation::Runs { key, last }

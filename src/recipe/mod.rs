@@ -16,6 +16,7 @@
 //!
 //! [sweep]                               # axes: alternative values of one parameter
 //! "corpus_en.dedup" = [true]
+//! "vars.hmr" = ["de"]                   # a variable: the whole plan again per value
 //!
 //! [plans.full]                          # named plans cross axes fully
 //! cross = ["corpus_en.dedup"]
@@ -31,6 +32,7 @@ mod load;
 pub mod raw;
 mod source;
 mod validate;
+mod var_sweep;
 mod vars;
 
 use std::path::Path;
@@ -38,8 +40,10 @@ use std::path::Path;
 pub use error::{RecipeDiagnostics, RecipeError, did_you_mean};
 pub use source::{SourceFile, Sources, Span};
 pub use validate::{
-    Axis, AxisValue, FILES, FileInput, NodeSpec, Recipe, Ref, Target, params_error, resolve,
+    Axis, AxisValue, FILES, FileInput, NodeSpec, Recipe, Ref, Target, param_span, params_error,
+    resolve,
 };
+pub use var_sweep::VarAxis;
 
 /// Loads and validates the recipe at `path`.
 pub fn load(path: &Path) -> Result<Recipe, RecipeDiagnostics> {
@@ -47,7 +51,8 @@ pub fn load(path: &Path) -> Result<Recipe, RecipeDiagnostics> {
 }
 
 /// Loads and validates the recipe at `path` with variables set from the command line
-/// (`vars.NAME=VALUE`, as `--set` gives them).
+/// (`vars.NAME=VALUE`, as `--set` gives them). Every alternative of a `vars.*` sweep axis is
+/// expanded and validated too, so that `check` finds their errors.
 pub fn load_with(path: &Path, set: &[String]) -> Result<Recipe, RecipeDiagnostics> {
     let mut sources = Sources::default();
     let mut errors = Vec::new();
@@ -57,17 +62,48 @@ pub fn load_with(path: &Path, set: &[String]) -> Result<Recipe, RecipeDiagnostic
         return Err(RecipeDiagnostics::new(&name, &errors, &sources));
     };
     vars::set_from_args(&mut raw, set, &mut sources, &mut errors);
-    let uses = if errors.is_empty() {
-        vars::expand(&mut raw, &mut errors)
-    } else {
-        Vec::new()
-    };
-    load::merge_duplicate_nodes(&mut raw);
+    let (var_axes, var_plans) = var_sweep::take_var_axes(&mut raw, &mut errors);
     if !errors.is_empty() {
         return Err(RecipeDiagnostics::new(&name, &errors, &sources));
     }
+    let template = (!var_axes.is_empty()).then(|| var_sweep::Template::new(path, &raw, &sources));
+    let mut recipe = finish(path, &name, raw, sources, None)?;
+    recipe.var_axes = var_axes;
+    recipe.var_plans = var_plans;
+    recipe.template = template;
+    for (a, axis) in recipe.var_axes.iter().enumerate() {
+        for v in 0..axis.values.len() {
+            recipe.with_vars(&[(a, v)])?;
+        }
+    }
+    Ok(recipe)
+}
+
+/// Expands variables and templates in a merged recipe, then validates it. `under` names the
+/// sweep alternative being expanded, which every error then mentions.
+fn finish(
+    path: &Path,
+    name: &str,
+    mut raw: raw::RawFile,
+    sources: Sources,
+    under: Option<&str>,
+) -> Result<Recipe, RecipeDiagnostics> {
+    let tag = |mut errors: Vec<RecipeError>| {
+        if let Some(under) = under {
+            for e in &mut errors {
+                e.message = format!("{} (under the sweep alternative `{under}`)", e.message);
+            }
+        }
+        errors
+    };
+    let mut errors = Vec::new();
+    let uses = vars::expand(&mut raw, &mut errors);
+    load::merge_duplicate_nodes(&mut raw);
+    if !errors.is_empty() {
+        return Err(RecipeDiagnostics::new(name, &tag(errors), &sources));
+    }
     validate::validate(path.to_path_buf(), raw, sources).map_err(|(errors, sources)| {
         let errors = vars::point_at_definitions(errors, &uses, &sources);
-        RecipeDiagnostics::new(&name, &errors, &sources)
+        RecipeDiagnostics::new(name, &tag(errors), &sources)
     })
 }

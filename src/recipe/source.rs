@@ -15,7 +15,7 @@ use miette::{NamedSource, SourceSpan};
 pub type Span = Range<usize>;
 
 /// One loaded recipe file.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct SourceFile {
     /// Path as given (or resolved from `extends`), used in diagnostics.
     pub path: PathBuf,
@@ -26,7 +26,7 @@ pub struct SourceFile {
 }
 
 /// All files that make up one recipe, in load order.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Sources {
     files: Vec<SourceFile>,
 }

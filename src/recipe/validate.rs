@@ -33,6 +33,13 @@ pub struct Recipe {
     pub plans: BTreeMap<String, Vec<usize>>,
     /// `[vars]` after `extends` and `--set`, each resolved value spanned where it is defined.
     pub vars: Vec<(Spanned<String>, Value)>,
+    /// `vars.NAME` axes of `[sweep]`: each alternative is the whole recipe expanded again
+    /// ([`Recipe::with_vars`]).
+    pub var_axes: Vec<super::var_sweep::VarAxis>,
+    /// The variable axes each named plan crosses (indices into `var_axes`).
+    pub var_plans: BTreeMap<String, Vec<usize>>,
+    /// What alternatives are expanded from (only when there are variable axes).
+    pub template: Option<super::var_sweep::Template>,
 }
 
 /// An external input file.
@@ -225,6 +232,9 @@ pub fn validate(
                 .iter()
                 .map(|v| (v.name.clone(), v.value.clone()))
                 .collect(),
+            var_axes: Vec::new(),
+            var_plans: BTreeMap::new(),
+            template: None,
         })
     } else {
         Err((errors, sources))
@@ -432,7 +442,8 @@ fn set_path(table: &mut DeTable<'static>, path: &[&str], value: &Value) {
 }
 
 /// The span of the value of a (possibly dotted) parameter among `entries`.
-fn param_span(entries: &[ParamEntry], field: &str) -> Option<Span> {
+/// The span of parameter `field` (a dotted path) in a node's `params`, if written there.
+pub fn param_span(entries: &[ParamEntry], field: &str) -> Option<Span> {
     let mut parts = field.split('.');
     let first = parts.next()?;
     let entry = entries.iter().find(|e| e.key.get_ref() == first)?;
@@ -740,7 +751,7 @@ fn check_axes(raw: &RawFile, nodes: &[NodeSpec], errors: &mut Vec<RecipeError>) 
 }
 
 /// A short label for a TOML value, used in variant node names.
-fn label(v: &DeValue<'_>) -> String {
+pub(super) fn label(v: &DeValue<'_>) -> String {
     match v {
         DeValue::String(s) => s.to_string(),
         DeValue::Integer(i) => i.to_string(),

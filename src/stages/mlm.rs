@@ -2,6 +2,7 @@
 
 use super::StageCtx;
 use super::error::StageError;
+use super::facts::{self, Facts, InputFacts, Mismatch};
 use super::signature::{Arity, Signature};
 use super::stage::Stage;
 use super::training::train_in_pool;
@@ -43,6 +44,24 @@ impl Stage for MlmStage {
 
     fn needs_gpu(p: &MlmParams) -> bool {
         matches!(p.device, DeviceSpec::Cuda(_))
+    }
+
+    fn output_facts(p: &MlmParams, _: &InputFacts, _: &str) -> Facts {
+        Facts {
+            lang: None,
+            dim: Some(p.dim),
+            langs: Some(p.langs.clone()),
+        }
+    }
+
+    /// `langs[i]` names the data of `train[i]` and `valid[i]`; aligned vectors must have the
+    /// model's dimension.
+    fn check_facts(p: &MlmParams, inputs: &InputFacts) -> Vec<Mismatch> {
+        let mut out = facts::check_langs_per_input(inputs, &["train", "valid"], &p.langs, "langs");
+        if p.init == Init::Aligned {
+            out.extend(facts::check_dim(inputs, "vectors", p.dim, "dim"));
+        }
+        out
     }
 
     fn run(p: &MlmParams, ctx: &mut StageCtx<'_>) -> Result<(), StageError> {

@@ -3,6 +3,7 @@
 
 use super::StageCtx;
 use super::error::StageError;
+use super::facts::{Facts, InputFacts};
 use super::signature::{Arity, Signature};
 use super::stage::Stage;
 use crate::embed::skipgram::{self, SkipgramParams};
@@ -26,6 +27,13 @@ impl Stage for SkipgramStage {
             .input("text", Arity::Many)
             .file("vec")
             .file("vectors")
+    }
+
+    fn output_facts(p: &SkipgramParams, inputs: &InputFacts, _: &str) -> Facts {
+        Facts {
+            dim: Some(p.dim),
+            ..Facts::inherited(inputs)
+        }
     }
 
     fn run(p: &SkipgramParams, ctx: &mut StageCtx<'_>) -> Result<(), StageError> {

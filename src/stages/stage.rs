@@ -11,6 +11,7 @@ use toml::de::DeValue;
 
 use super::context::StageCtx;
 use super::error::StageError;
+use super::facts::{Facts, InputFacts, Mismatch};
 use super::params::InvalidParam;
 use super::params::{self, ParamsError, Validate};
 use super::signature::Signature;
@@ -47,6 +48,27 @@ pub trait Stage: Sync + 'static {
     fn check_wiring(_params: &Self::Params, _wired: &[&str]) -> Result<(), InvalidParam> {
         Ok(())
     }
+
+    /// What these parameters and the inputs' facts say about `output` (see [`Facts`]).
+    /// Default: the language all inputs agree on.
+    fn output_facts(_params: &Self::Params, inputs: &InputFacts, _output: &str) -> Facts {
+        Facts::inherited(inputs)
+    }
+
+    /// Where the inputs' facts contradict the parameters (or each other), before anything runs.
+    fn check_facts(_params: &Self::Params, _inputs: &InputFacts) -> Vec<Mismatch> {
+        Vec::new()
+    }
+
+    /// Reads an external file wired to `slot` before anything runs, for inputs whose errors
+    /// would otherwise surface once per node at run time (`bli`'s dictionary).
+    fn check_file(
+        _params: &Self::Params,
+        _slot: &str,
+        _path: &std::path::Path,
+    ) -> Result<(), StageError> {
+        Ok(())
+    }
 }
 
 /// Validated parameters of one node.
@@ -77,6 +99,9 @@ pub trait DynStage: Sync {
     fn summary(&self) -> &'static str;
     /// The parameter names (for sweep-axis checks and "did you mean").
     fn param_fields(&self) -> &'static [&'static str];
+    /// A parameter's Rust type and the first paragraph of its doc comment, read from the
+    /// params struct's source at build time (`build.rs`).
+    fn param_doc(&self, field: &str) -> Option<(&'static str, &'static str)>;
     /// Deserializes and validates a spanned `params` table.
     fn resolve(&self, table: Spanned<DeValue<'static>>) -> Result<ResolvedParams, ParamsError>;
     /// See [`Stage::signature`].
@@ -87,6 +112,17 @@ pub trait DynStage: Sync {
     fn run(&self, params: &ResolvedParams, ctx: &mut StageCtx<'_>) -> Result<(), StageError>;
     /// See [`Stage::check_wiring`].
     fn check_wiring(&self, params: &ResolvedParams, wired: &[&str]) -> Result<(), InvalidParam>;
+    /// See [`Stage::output_facts`].
+    fn output_facts(&self, params: &ResolvedParams, inputs: &InputFacts, output: &str) -> Facts;
+    /// See [`Stage::check_facts`].
+    fn check_facts(&self, params: &ResolvedParams, inputs: &InputFacts) -> Vec<Mismatch>;
+    /// See [`Stage::check_file`].
+    fn check_file(
+        &self,
+        params: &ResolvedParams,
+        slot: &str,
+        path: &std::path::Path,
+    ) -> Result<(), StageError>;
 }
 
 /// Adapts a [`Stage`] to [`DynStage`].
@@ -126,6 +162,9 @@ impl<S: Stage> DynStage for Registered<S> {
     fn param_fields(&self) -> &'static [&'static str] {
         params::struct_fields::<S::Params>()
     }
+    fn param_doc(&self, field: &str) -> Option<(&'static str, &'static str)> {
+        super::param_docs::lookup(std::any::type_name::<S::Params>(), field)
+    }
     fn resolve(&self, table: Spanned<DeValue<'static>>) -> Result<ResolvedParams, ParamsError> {
         let typed: S::Params = params::deserialize(table)?;
         let forms = params::canonicalize(&typed).map_err(|e| ParamsError::Type {
@@ -149,5 +188,19 @@ impl<S: Stage> DynStage for Registered<S> {
     }
     fn check_wiring(&self, params: &ResolvedParams, wired: &[&str]) -> Result<(), InvalidParam> {
         S::check_wiring(self.typed(params), wired)
+    }
+    fn output_facts(&self, params: &ResolvedParams, inputs: &InputFacts, output: &str) -> Facts {
+        S::output_facts(self.typed(params), inputs, output)
+    }
+    fn check_facts(&self, params: &ResolvedParams, inputs: &InputFacts) -> Vec<Mismatch> {
+        S::check_facts(self.typed(params), inputs)
+    }
+    fn check_file(
+        &self,
+        params: &ResolvedParams,
+        slot: &str,
+        path: &std::path::Path,
+    ) -> Result<(), StageError> {
+        S::check_file(self.typed(params), slot, path)
     }
 }

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::StageCtx;
 use super::error::StageError;
+use super::facts::{Facts, InputFacts};
 use super::params::{InvalidParam, Validate};
 use super::signature::{Arity, Signature};
 use super::stage::Stage;
@@ -23,6 +24,10 @@ impl Stage for TokenizeStage {
 
     fn signature(_: &MosesParams) -> Signature {
         Signature::default().input("text", Arity::One).file("text")
+    }
+
+    fn output_facts(p: &MosesParams, _: &InputFacts, _: &str) -> Facts {
+        Facts::lang(&p.lang)
     }
 
     fn run(p: &MosesParams, ctx: &mut StageCtx<'_>) -> Result<(), StageError> {
@@ -72,6 +77,10 @@ impl Stage for DetokenizeStage {
 
     fn signature(_: &DetokenizeParams) -> Signature {
         Signature::default().input("text", Arity::One).file("text")
+    }
+
+    fn output_facts(p: &DetokenizeParams, _: &InputFacts, _: &str) -> Facts {
+        Facts::lang(&p.lang)
     }
 
     fn run(p: &DetokenizeParams, ctx: &mut StageCtx<'_>) -> Result<(), StageError> {

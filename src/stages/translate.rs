@@ -2,6 +2,7 @@
 
 use super::StageCtx;
 use super::error::StageError;
+use super::facts::{self, Facts, InputFacts, Mismatch};
 use super::signature::{Arity, Signature};
 use super::stage::Stage;
 use crate::backend::DeviceSpec;
@@ -33,6 +34,39 @@ impl Stage for TranslateStage {
 
     fn needs_gpu(p: &TranslateParams) -> bool {
         matches!(p.device, DeviceSpec::Cuda(_))
+    }
+
+    fn output_facts(p: &TranslateParams, _: &InputFacts, _: &str) -> Facts {
+        Facts::lang(&p.tgt)
+    }
+
+    /// `src` and `tgt` must be languages of the model; the text must be `src` text.
+    fn check_facts(p: &TranslateParams, inputs: &InputFacts) -> Vec<Mismatch> {
+        let mut out = Vec::new();
+        if let Some(model) = facts::input(inputs, "model", 0)
+            && let Some(langs) = &model.facts.langs
+        {
+            for (param, lang) in [("src", &p.src), ("tgt", &p.tgt)] {
+                if !langs.contains(lang) {
+                    out.push(Mismatch {
+                        slot: "model".to_owned(),
+                        index: 0,
+                        param: Some(param.to_owned()),
+                        message: format!(
+                            "`{param}` is `{lang}` but `{}` knows only {langs:?}",
+                            model.source
+                        ),
+                    });
+                }
+            }
+        }
+        out.extend(facts::check_langs_per_input(
+            inputs,
+            &["text"],
+            std::slice::from_ref(&p.src),
+            "src",
+        ));
+        out
     }
 
     fn run(p: &TranslateParams, ctx: &mut StageCtx<'_>) -> Result<(), StageError> {

@@ -3,6 +3,7 @@
 
 use super::StageCtx;
 use super::error::StageError;
+use super::facts::{self, Facts, InputFacts, Mismatch};
 use super::signature::{Arity, Signature};
 use super::stage::Stage;
 use super::training::train_in_pool;
@@ -43,6 +44,34 @@ impl Stage for UnmtStage {
 
     fn needs_gpu(p: &UnmtParams) -> bool {
         matches!(p.device, DeviceSpec::Cuda(_))
+    }
+
+    fn output_facts(p: &UnmtParams, _: &InputFacts, _: &str) -> Facts {
+        Facts {
+            langs: Some(p.langs.clone()),
+            ..Facts::default()
+        }
+    }
+
+    /// `langs[i]` names `train[i]` / `valid[i]`, and language ids are the MLM's: its `langs`
+    /// must be these, in this order.
+    fn check_facts(p: &UnmtParams, inputs: &InputFacts) -> Vec<Mismatch> {
+        let mut out = facts::check_langs_per_input(inputs, &["train", "valid"], &p.langs, "langs");
+        if let Some(model) = facts::input(inputs, "model", 0)
+            && let Some(langs) = &model.facts.langs
+            && langs != &p.langs
+        {
+            out.push(Mismatch {
+                slot: "model".to_owned(),
+                index: 0,
+                param: Some("langs".to_owned()),
+                message: format!(
+                    "`{}` was trained with `langs = {langs:?}` but `langs` is {:?} (language ids must match)",
+                    model.source, p.langs
+                ),
+            });
+        }
+        out
     }
 
     fn run(p: &UnmtParams, ctx: &mut StageCtx<'_>) -> Result<(), StageError> {

@@ -3,6 +3,7 @@
 
 use super::StageCtx;
 use super::error::{StageError, write_json};
+use super::facts::{self, Facts, InputFacts, Mismatch};
 use super::signature::{Arity, Signature};
 use super::stage::Stage;
 use crate::embed::bli::read_dictionary;
@@ -33,6 +34,35 @@ impl Stage for VecmapStage {
             .file("trg")
             .file("joint")
             .file("summary")
+    }
+
+    /// `src` and `trg` are the inputs mapped (same language and dimension); `joint` holds
+    /// both languages.
+    fn output_facts(_: &VecmapParams, inputs: &InputFacts, output: &str) -> Facts {
+        let side = |slot| facts::input(inputs, slot, 0).map(|i| i.facts.clone());
+        match output {
+            "src" | "trg" => side(output).unwrap_or_default(),
+            "joint" => Facts {
+                dim: side("src").and_then(|f| f.dim),
+                ..Facts::default()
+            },
+            _ => Facts::default(),
+        }
+    }
+
+    /// A supervised dictionary is read before anything runs.
+    fn check_file(_: &VecmapParams, slot: &str, path: &std::path::Path) -> Result<(), StageError> {
+        if slot == "dictionary" {
+            read_dictionary(path)?;
+        }
+        Ok(())
+    }
+
+    /// The orthogonal mapping needs both sides in one dimension.
+    fn check_facts(_: &VecmapParams, inputs: &InputFacts) -> Vec<Mismatch> {
+        facts::check_same_dim(inputs, "src", "trg")
+            .into_iter()
+            .collect()
     }
 
     fn run(p: &VecmapParams, ctx: &mut StageCtx<'_>) -> Result<(), StageError> {

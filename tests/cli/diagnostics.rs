@@ -160,3 +160,63 @@ fn nan_parameter() {
         "[nodes.s]\nstage = \"skipgram\"\ninputs = { text = \"files.a\" }\nparams = { lr = nan }\n\n[files]\na = \"a.txt\"\n"
     )]));
 }
+
+/// Albanian text tokenized with the Macedonian rules, embedded in 8 dimensions, feeding an
+/// MLM of dimension 16 whose `langs` say Albanian.
+const CONNECTED: &str = r#"[files]
+a = "a.txt"
+
+[nodes.tok_sq]
+stage = "tokenize"
+inputs = { text = "files.a" }
+params = { lang = "mk" }
+
+[nodes.sg]
+stage = "skipgram"
+inputs = { text = "tok_sq.text" }
+params = { dim = 8 }
+
+[nodes.vocab]
+stage = "vocab"
+inputs = { text = ["tok_sq.text"] }
+
+[nodes.data_sq]
+stage = "binarize"
+inputs = { text = "tok_sq.text", vocab = "vocab.vocab" }
+
+[nodes.mlm]
+stage = "mlm"
+inputs = { train = ["data_sq.data"], valid = ["data_sq.data"], vocab = "vocab.vocab", vectors = "sg.vec" }
+"#;
+
+#[test]
+fn dimension_that_disagrees_with_the_vectors() {
+    insta::assert_snapshot!(check(&[(
+        "r.toml",
+        &format!(
+            "{CONNECTED}params = {{ langs = [\"mk\"], init = \"aligned\", dim = 16, n_heads = 4 }}\n"
+        )
+    )]));
+}
+
+#[test]
+fn language_that_disagrees_with_the_data() {
+    insta::assert_snapshot!(check(&[(
+        "r.toml",
+        &format!("{CONNECTED}params = {{ langs = [\"sq\"], dim = 16, n_heads = 4 }}\n")
+    )]));
+}
+
+#[test]
+fn dictionary_with_a_bad_line_is_found_by_check() {
+    let env = Env::new();
+    env.write("a.txt", "one line\n")
+        .write("d.txt", "a b\nc d e\n")
+        .write(
+            "r.toml",
+            "[files]\na = \"a.txt\"\nd = \"d.txt\"\n\n[nodes.sg]\nstage = \"skipgram\"\ninputs = { text = \"files.a\" }\n\n[nodes.bli]\nstage = \"bli\"\ninputs = { src = \"sg.vec\", trg = \"sg.vec\", dictionary = \"files.d\" }\n",
+        );
+    let out = env.unmt(&["check", "r.toml"]);
+    assert_eq!(out.status.code(), Some(2));
+    insta::assert_snapshot!(stderr(&out));
+}

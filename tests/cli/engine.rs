@@ -337,7 +337,12 @@ fn stages_lists_slots_outputs_and_defaults() {
         .map(|s| s["name"].as_str().expect("name"))
         .collect();
     assert_eq!(slots, ["model", "vocab", "train", "valid", "refs"]);
-    assert_eq!(unmt["params"]["tokens_per_batch"], 1000);
+    assert_eq!(unmt["params"]["tokens_per_batch"]["default"], 1000);
+    assert_eq!(unmt["params"]["tokens_per_batch"]["type"], "usize");
+    let doc = unmt["params"]["tokens_per_batch"]["doc"]
+        .as_str()
+        .expect("doc");
+    assert!(doc.starts_with("Tokens per training batch"), "{doc}");
     assert!(
         unmt["outputs"]
             .as_array()

@@ -227,3 +227,116 @@ params = {{ langs = ["en"], init = "random", dim = 16, n_layers = 1, n_heads = 2
     let s = env.run("r.toml", &[], 0);
     assert!(s.executed.is_empty(), "{s:?}");
 }
+
+/// `TEMPLATED` with a node reading both sides, and the variable as a sweep axis.
+fn var_swept(extra: &str) -> String {
+    format!(
+        r#"{TEMPLATED}
+[nodes.both]
+stage = "command"
+inputs = {{ a = "sort_a.sorted", b = "sort_${{lmr}}.sorted" }}
+params = {{ run = ["cat", "{{in.a}}", "{{in.b}}"], stdout = "joined" }}
+
+[sweep]
+"vars.lmr" = ["c"]
+{extra}"#
+    )
+}
+
+#[test]
+fn a_variable_axis_runs_the_plan_per_value_and_shares_what_does_not_change() {
+    let env = env();
+    env.write("s.toml", &var_swept(""));
+    let s = env.run("s.toml", &[], 0);
+    // `corpus_a`/`sort_a` do not depend on `lmr`: one node for both values. `corpus_c` and
+    // `sort_c` are new names; `both` differs under the same name, so it is labelled.
+    assert_eq!(
+        s.executed,
+        names(&[
+            "both",
+            "both[vars.lmr=c]",
+            "corpus_a",
+            "corpus_b",
+            "corpus_c",
+            "sort_a",
+            "sort_b",
+            "sort_c",
+        ])
+    );
+    // The alternative has the keys of the recipe run with `--set vars.lmr=c`.
+    let set = env.run("s.toml", &["--set", "vars.lmr=c"], 0);
+    assert!(set.executed.is_empty(), "{set:?}");
+    let plan = stdout(&env.unmt(&["plan", "s.toml", "--plan", "baseline"]));
+    assert!(!plan.contains("vars.lmr=c"), "{plan}");
+}
+
+#[test]
+fn a_named_plan_crosses_a_variable_axis_with_a_parameter_axis() {
+    let env = env();
+    env.write(
+        "s.toml",
+        &var_swept("\"corpus_a.valid\" = [2]\n\n[plans.full]\ncross = [\"vars.lmr\", \"corpus_a.valid\"]\n"),
+    );
+    let out = env.unmt(&["plan", "s.toml", "--plan", "full", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&stdout(&out)).expect("json");
+    let mut nodes: Vec<&str> = rows.iter().filter_map(|r| r["node"].as_str()).collect();
+    nodes.sort_unstable();
+    assert_eq!(
+        nodes,
+        [
+            "both",
+            "both[corpus_a.valid=2]",
+            "both[vars.lmr=c,corpus_a.valid=2]",
+            "both[vars.lmr=c]",
+            "corpus_a",
+            "corpus_a[corpus_a.valid=2]",
+            "corpus_b",
+            "corpus_c",
+            "sort_a",
+            "sort_a[corpus_a.valid=2]",
+            "sort_b",
+            "sort_c",
+        ]
+    );
+}
+
+#[test]
+fn a_variable_axis_must_name_a_variable() {
+    let env = env();
+    env.write(
+        "s.toml",
+        &var_swept("").replace("\"vars.lmr\"", "\"vars.lmx\""),
+    );
+    let err = refused(&env, &["check", "s.toml"]);
+    insta::assert_snapshot!(err);
+}
+
+#[test]
+fn an_error_under_one_value_of_a_variable_axis_is_found_by_check() {
+    let env = env();
+    // `files.d` does not exist: only the alternative `lmr = "d"` refers to it.
+    env.write(
+        "s.toml",
+        &var_swept("").replace("[\"c\"]", "[\"c\", \"d\"]"),
+    );
+    let err = refused(&env, &["check", "s.toml"]);
+    let words = err.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(words.contains("no file named `d`"), "{err}");
+    assert!(words.contains("under the sweep alternative `vars.lmr=d`"), "{err}");
+}
+
+#[test]
+fn explain_in_a_child_recipe_compares_with_the_base_recipes_result() {
+    let env = env();
+    env.write("t.toml", TEMPLATED).write(
+        "child.toml",
+        "extends = \"t.toml\"\n\n[nodes.corpus_a.params]\nvalid = 2\n",
+    );
+    env.run("t.toml", &[], 0);
+    let out = env.unmt(&["explain", "child.toml", "corpus_a"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("t.toml`; never run in this one"), "{text}");
+    assert!(text.contains("valid"), "{text}");
+}
