@@ -12,9 +12,12 @@ pub fn run(arg: &super::RecipeArg) -> Result<i32, Error> {
         eprintln!("note: {note}");
     }
     let mut extra = String::new();
-    if !recipe.axes.is_empty() {
+    if !recipe.var_axes.is_empty() {
+        extra = format!(", {} variable axes", recipe.var_axes.len());
+    }
+    if !recipe.axes.is_empty() || !recipe.var_axes.is_empty() {
         extra = format!(
-            ", {} sweep axes, {} nodes in the default plan",
+            ", {} sweep axes{extra}, {} nodes in the default plan",
             recipe.axes.len(),
             graph.nodes.len()
         );

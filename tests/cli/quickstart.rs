@@ -248,3 +248,50 @@ fn translate(env: &Env, args: &[&str], input: &str) -> String {
     );
     stdout(&done)
 }
+
+/// `recipes/pairs.toml`: English-Macedonian and English-Albanian in one plan. The English
+/// monolingual side is one set of nodes; the Albanian pipeline, from its corpus to its test
+/// scores and for every MLM variant, is labelled `[vars.lmr=sq]`.
+#[test]
+fn two_language_pairs_in_one_plan_share_the_english_side() {
+    let env = Env::new();
+    let out = env.unmt(&["plan", &repo("recipes/pairs.toml"), "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", crate::common::stderr(&out));
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&stdout(&out)).expect("json");
+    let names: Vec<&str> = rows.iter().filter_map(|r| r["node"].as_str()).collect();
+    for shared in ["corpus_en", "tok_en", "tok_en_valid"] {
+        assert_eq!(names.iter().filter(|n| **n == shared).count(), 1, "{names:?}");
+        assert!(!names.contains(&format!("{shared}[vars.lmr=sq]").as_str()), "{names:?}");
+    }
+    for alt in [
+        "corpus_lmr[vars.lmr=sq]",
+        "mlm[vars.lmr=sq]",
+        "mlm[vars.lmr=sq,mlm.init=random]",
+        "unmt[vars.lmr=sq,mlm.freeze_embeddings=true]",
+        "test_lmr_en[vars.lmr=sq]",
+    ] {
+        assert!(names.contains(&alt), "{alt} missing: {names:?}");
+    }
+    // The Albanian alternative is the quickstart run with `--set vars.lmr=sq`: same keys.
+    let set = env.unmt(&[
+        "plan",
+        &repo("recipes/quickstart.toml"),
+        "--json",
+        "--set",
+        "vars.lmr=sq",
+    ]);
+    let set: Vec<serde_json::Value> = serde_json::from_str(&stdout(&set)).expect("json");
+    let key = |rows: &[serde_json::Value], node: &str| {
+        rows.iter()
+            .find(|r| r["node"] == node)
+            .map(|r| r["key"].clone())
+            .unwrap_or_default()
+    };
+    // (Keys are known before running for nodes that read only files.)
+    for node in ["corpus_lmr", "tok_lmr_par"] {
+        let alt = key(&rows, &format!("{node}[vars.lmr=sq]"));
+        assert!(alt.is_string(), "{node}: {alt}");
+        assert_eq!(alt, key(&set, node));
+        assert_ne!(alt, key(&rows, node));
+    }
+}
