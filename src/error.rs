@@ -82,6 +82,14 @@ pub enum Error {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Vecmap(#[from] crate::embed::vecmap::VecmapError),
+    /// `unmt binarize`: the dictionary built from its vocabulary.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Dictionary(#[from] crate::text::dictionary::DictionaryError),
+    /// `unmt binarize`.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Binarized(#[from] crate::text::binarized::BinarizedError),
     /// `unmt bli`.
     #[error(transparent)]
     #[diagnostic(transparent)]

@@ -10,6 +10,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("io", &[]),
     ("validate", &[]),
     ("backend", &[]),
+    ("glob", &[]),
     ("text", &["io", "validate"]),
     ("metrics", &["io", "validate", "text"]),
     ("embed", &["io", "validate", "text"]),
@@ -17,7 +18,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     (
         "train",
         &[
-            "io", "validate", "backend", "text", "metrics", "embed", "model",
+            "io", "validate", "backend", "glob", "text", "metrics", "embed", "model",
         ],
     ),
     ("cache", &["io"]),
@@ -28,7 +29,7 @@ const LAYERS: &[(&str, &[&str])] = &[
         ],
     ),
     ("recipe", &["stages"]),
-    ("graph", &["recipe", "stages"]),
+    ("graph", &["glob", "recipe", "stages"]),
     // `train` and `text`: the model files of a cached `unmt` node (`plan::find_model`).
     ("plan", &["text", "train", "cache", "stages", "graph"]),
     ("exec", &["io", "cache", "stages", "graph", "plan"]),
@@ -43,8 +44,8 @@ const LAYERS: &[(&str, &[&str])] = &[
     (
         "cli",
         &[
-            "io", "validate", "backend", "text", "metrics", "embed", "model", "train", "cache",
-            "stages", "recipe", "graph", "plan", "exec", "report", "error",
+            "io", "validate", "backend", "glob", "text", "metrics", "embed", "model", "train",
+            "cache", "stages", "recipe", "graph", "plan", "exec", "report", "error",
         ],
     ),
 ];

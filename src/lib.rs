@@ -19,6 +19,7 @@ pub mod cli;
 pub mod embed;
 pub mod error;
 pub mod exec;
+pub mod glob;
 pub mod graph;
 pub mod io;
 #[cfg(test)]

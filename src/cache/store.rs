@@ -16,7 +16,7 @@
 //! work directory whose outputs were hashed and fsynced and whose record was written last,
 //! so a crash or Ctrl-C at any point leaves either nothing or a complete object.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File, TryLockError};
 use std::path::{Path, PathBuf};
 
@@ -89,6 +89,19 @@ fn io<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -
 pub struct Cache {
     root: PathBuf,
     hasher: FileHasher,
+    /// Keys [`Cache::lookup`] treats as unpublished (see [`Cache::hide`]).
+    hidden: BTreeSet<NodeKey>,
+}
+
+/// What [`Cache::remove_if`] did with an object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Removal {
+    /// Deleted.
+    Removed,
+    /// Another process holds the key's lock; nothing was touched.
+    Busy,
+    /// Under the lock the object was gone, or no longer met the condition; nothing was touched.
+    Kept,
 }
 
 /// The result of [`Cache::begin`].
@@ -122,7 +135,15 @@ impl Cache {
         Ok(Self {
             root: root.to_path_buf(),
             hasher: FileHasher::open(root.join("file-hashes.json")),
+            hidden: BTreeSet::new(),
         })
+    }
+
+    /// Makes [`Cache::lookup`] (and so planning) treat `keys` as unpublished: `gc` plans
+    /// around the corrupt objects it found, whose records cannot be read, also when it
+    /// does not delete them (`--dry-run`, or locked by another process).
+    pub fn hide(&mut self, keys: impl IntoIterator<Item = NodeKey>) {
+        self.hidden.extend(keys);
     }
 
     /// The cache root.
@@ -147,6 +168,9 @@ impl Cache {
 
     /// The record of a published key, if any.
     pub fn lookup(&self, key: &NodeKey) -> Result<Option<NodeRecord>, CacheError> {
+        if self.hidden.contains(key) {
+            return Ok(None);
+        }
         let path = self.object_dir(key).join("record.json");
         if !path.exists() {
             return Ok(None);
@@ -253,6 +277,28 @@ impl Cache {
         Ok(out)
     }
 
+    /// Every readable ref: each recipe's own and each name's latest in any recipe (`scope`
+    /// `None`), sorted by node name, then scope. Unreadable ref files are skipped (a ref is
+    /// only a hint). `gc --keep-last` reads from these which names used which result.
+    pub fn refs(&self) -> Result<Vec<NameRef>, CacheError> {
+        let dir = self.root.join("refs");
+        let mut out = Vec::new();
+        let Ok(entries) = fs::read_dir(&dir) else {
+            return Ok(out);
+        };
+        for e in entries {
+            let path = e.map_err(io("list", &dir))?.path();
+            if let Some(r) = fs::read(&path)
+                .ok()
+                .and_then(|b| serde_json::from_slice::<NameRef>(&b).ok())
+            {
+                out.push(r);
+            }
+        }
+        out.sort_by(|a, b| (&a.node, &a.scope, &a.key).cmp(&(&b.node, &b.scope, &b.key)));
+        Ok(out)
+    }
+
     fn ref_path(&self, scope: Option<&str>, node: &str) -> PathBuf {
         let mut h = blake3::Hasher::new();
         if let Some(scope) = scope {
@@ -333,6 +379,37 @@ impl Cache {
         drop(lock);
         let _ = fs::remove_file(&lock_path);
         Ok(true)
+    }
+
+    /// Deletes a published object if, holding its lock, `still(object_dir)` is true: `gc`
+    /// checks again under the lock that what it decided on a listing still holds (a corrupt
+    /// object may have been replaced by a forced rerun meanwhile). An object that is gone by
+    /// then (another `gc`) is [`Removal::Kept`], not an error.
+    pub fn remove_if(
+        &self,
+        key: &NodeKey,
+        still: impl FnOnce(&Path) -> bool,
+    ) -> Result<Removal, CacheError> {
+        let lock_path = self.root.join("locks").join(format!("{}.lock", key.0));
+        let lock = File::create(&lock_path).map_err(io("create", &lock_path))?;
+        if lock.try_lock().is_err() {
+            return Ok(Removal::Busy);
+        }
+        let dir = self.object_dir(key);
+        if !dir.is_dir() || !still(&dir) {
+            return Ok(Removal::Kept);
+        }
+        let trash = self.root.join("partial").join(format!(".gc-{}", key.0));
+        // Left by a `gc` that crashed between the rename and the delete (only `gc`, under
+        // this lock, writes here).
+        if trash.exists() {
+            fs::remove_dir_all(&trash).map_err(io("remove", &trash))?;
+        }
+        fs::rename(&dir, &trash).map_err(io("move", &dir))?;
+        fs::remove_dir_all(&trash).map_err(io("remove", &trash))?;
+        drop(lock);
+        let _ = fs::remove_file(&lock_path);
+        Ok(Removal::Removed)
     }
 
     /// Total bytes under a directory (for `gc` and `show`).

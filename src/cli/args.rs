@@ -11,9 +11,6 @@ use crate::graph::Format;
 #[derive(Debug, Parser)]
 #[command(name = "unmt", version, about, max_term_width = 100)]
 pub struct Cli {
-    /// The cache directory.
-    #[arg(long, global = true, env = "UNMT_CACHE", default_value = "cache")]
-    pub cache: PathBuf,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -37,6 +34,8 @@ pub enum Command {
     Plan {
         #[command(flatten)]
         recipe: RecipeArg,
+        #[command(flatten)]
+        cache: CacheArg,
         /// `default` (baseline + one sweep change at a time), `baseline`, or a `[plans]` name.
         #[arg(long)]
         plan: Option<String>,
@@ -51,6 +50,8 @@ pub enum Command {
     Run {
         #[command(flatten)]
         recipe: RecipeArg,
+        #[command(flatten)]
+        cache: CacheArg,
         /// Run only these nodes and what they need (names, or patterns with `*` and `?`:
         /// `'mlm[*]'` is every variant of `mlm`).
         targets: Vec<String>,
@@ -78,6 +79,8 @@ pub enum Command {
     Explain {
         #[command(flatten)]
         recipe: RecipeArg,
+        #[command(flatten)]
+        cache: CacheArg,
         /// The node name (variants: `name[axis=value]`).
         node: String,
         /// The plan the node belongs to.
@@ -88,6 +91,8 @@ pub enum Command {
     Graph {
         #[command(flatten)]
         recipe: RecipeArg,
+        #[command(flatten)]
+        cache: CacheArg,
         /// Output syntax.
         #[arg(long, value_parser = serde_value::<Format>, default_value = "dot")]
         format: Format,
@@ -97,6 +102,8 @@ pub enum Command {
     },
     /// Show a cached result: paths, record, metrics. NODE is a node name or a key prefix.
     Show {
+        #[command(flatten)]
+        cache: CacheArg,
         /// Node name (its last result) or key prefix.
         node: String,
         /// The result this recipe last used under that name.
@@ -108,8 +115,15 @@ pub enum Command {
     },
     /// Delete cached results that no current recipe reaches.
     Gc {
-        /// Recipes whose results to keep (default: every `recipes/*.toml`).
+        #[command(flatten)]
+        cache: CacheArg,
+        /// Recipes whose results to keep (default: every `recipes/**/*.toml`, and then
+        /// one that does not load stops `gc`).
         recipes: Vec<PathBuf>,
+        /// Also keep, for each node name, the N most recent results no current plan
+        /// reaches (the variants before a config edit).
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        keep_last: usize,
         /// Only report what would be deleted.
         #[arg(long)]
         dry_run: bool,
@@ -132,6 +146,9 @@ pub enum Command {
     Score(super::score::ScoreArgs),
     /// Map two `.vec` files into one space (VecMap `--identical` / `--supervised`).
     Vecmap(super::vecmap::VecmapArgs),
+    /// XLM token ids of BPE-segmented text, as the `binarize` stage writes them (the
+    /// `--train` / `--valid` files of `unmt train-mlm`).
+    Binarize(super::binarize::BinarizeArgs),
     /// Bilingual lexicon induction P@1/5/10 (NN, CSLS) of two `.vec` files on a dictionary.
     Bli(super::bli::BliArgs),
     /// Train one masked LM (XLM's MLM; random or aligned embeddings) outside a recipe.
@@ -143,6 +160,8 @@ pub enum Command {
     /// Copy a cached `unmt` node's model, vocabulary, BPE codes and tokenization settings
     /// into a new directory that `unmt translate --model DIR` reads on any machine.
     Export {
+        #[command(flatten)]
+        cache: CacheArg,
         /// The `unmt` node (name or key prefix, as for `unmt show`).
         node: String,
         /// The directory to create (must not exist).
@@ -158,6 +177,14 @@ pub struct RecipeArg {
     /// Set a recipe variable, `vars.NAME=VALUE` (VALUE is TOML, or else a string; repeatable).
     #[arg(long = "set", value_name = "vars.NAME=VALUE")]
     pub set: Vec<String>,
+}
+
+/// The cache directory, on the commands that read or write it.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CacheArg {
+    /// The cache directory.
+    #[arg(long, env = "UNMT_CACHE", default_value = "cache", value_name = "DIR")]
+    pub cache: PathBuf,
 }
 
 /// One GPU slot when built with CUDA, none otherwise.

@@ -1,27 +1,53 @@
-//! `unmt gc [RECIPES..] [--dry-run]`: delete cached results no current plan reaches.
+//! `unmt gc [RECIPES..] [--keep-last N] [--dry-run]`: delete cached results no current plan
+//! reaches, and corrupt objects.
 
 use std::path::{Path, PathBuf};
 
-use crate::cache::{self, Cache};
+use crate::cache::{self, Cache, NodeKey};
 use crate::error::Error;
 use crate::plan;
 
-/// Keeps what [`plan::reachable`] finds for every plan of the recipes, deletes the rest.
-pub fn run(cache_dir: &Path, recipes: Vec<PathBuf>, dry_run: bool) -> Result<i32, Error> {
-    let recipes = if recipes.is_empty() {
+/// Keeps what [`plan::reachable`] finds for every plan of the recipes (with `keep_last`, also
+/// each node name's most recent earlier results), deletes the rest and every corrupt object.
+///
+/// Without recipe arguments the recipes are every `recipes/**/*.toml`; one of them that does
+/// not load stops `gc` before it deletes anything, since skipping it would delete its
+/// results: the error names it, after a note saying why `gc` stops.
+pub fn run(
+    cache_dir: &Path,
+    recipes: Vec<PathBuf>,
+    keep_last: usize,
+    dry_run: bool,
+) -> Result<i32, Error> {
+    let default_set = recipes.is_empty();
+    let recipes = if default_set {
         super::default_recipes()?
     } else {
         recipes
     };
-    let cache = Cache::open(cache_dir)?;
     let mut graphs = Vec::new();
     for path in &recipes {
-        let recipe = crate::recipe::load(path)?;
-        graphs.extend(crate::graph::build_all_plans(&recipe)?);
+        let built = crate::recipe::load(path).and_then(|r| crate::graph::build_all_plans(&r));
+        match built {
+            Ok(g) => graphs.extend(g),
+            Err(e) => {
+                if default_set {
+                    eprintln!(
+                        "note: `{}` is in gc's default recipe set (`recipes/**/*.toml`) and does \
+                         not load, so gc cannot tell which results it needs and deletes nothing; \
+                         fix or move it, or name the recipes to keep: `unmt gc RECIPE..`",
+                        path.display()
+                    );
+                }
+                return Err(e.into());
+            }
+        }
     }
-    let keep = plan::reachable(&graphs, &cache)?;
+    let mut cache = Cache::open(cache_dir)?;
+    let report = cache::gc(&mut cache, keep_last, dry_run, |c| {
+        plan::reachable(&graphs, c)
+    })?;
     let _ = cache.hasher().save();
-    let report = cache::gc(&cache, &keep, dry_run)?;
     let verb = if dry_run { "would delete" } else { "deleted" };
     let total: u64 = report.bytes_by_stage.values().sum();
     println!(
@@ -34,6 +60,28 @@ pub fn run(cache_dir: &Path, recipes: Vec<PathBuf>, dry_run: bool) -> Result<i32
     for (stage, bytes) in &report.bytes_by_stage {
         println!("  {stage}: {}", human_bytes(*bytes));
     }
+    if keep_last > 0 {
+        println!(
+            "kept {} earlier results, up to {keep_last} per node name (--keep-last)",
+            report.kept_recent.len()
+        );
+    }
+    if !report.corrupt.is_empty() {
+        let verb = if dry_run { "would remove" } else { "removed" };
+        let keys: Vec<&NodeKey> = report.corrupt.iter().map(|(k, _)| k).collect();
+        println!(
+            "{verb} {} corrupt objects: {}",
+            report.corrupt.len(),
+            prefixes(&keys)
+        );
+    }
+    if !report.newer.is_empty() {
+        println!(
+            "kept {} objects recorded by a newer unmt: {}",
+            report.newer.len(),
+            prefixes(&report.newer.iter().collect::<Vec<_>>())
+        );
+    }
     if !report.busy.is_empty() {
         println!(
             "skipped {} objects in use by another process",
@@ -41,6 +89,14 @@ pub fn run(cache_dir: &Path, recipes: Vec<PathBuf>, dry_run: bool) -> Result<i32
         );
     }
     Ok(0)
+}
+
+/// "1a2b3c4d5e6f, 0f9e8d7c6b5a": short keys, in order.
+fn prefixes(keys: &[&NodeKey]) -> String {
+    keys.iter()
+        .map(|k| k.short())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn human_bytes(b: u64) -> String {

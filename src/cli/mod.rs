@@ -4,6 +4,7 @@
 //! Every command returns its exit code; errors are rendered once, by `main`.
 
 mod args;
+mod binarize;
 mod bli;
 mod bpe;
 mod check;
@@ -27,7 +28,7 @@ mod vecmap;
 
 use std::path::{Path, PathBuf};
 
-pub use args::{Cli, Command, RecipeArg};
+pub use args::{CacheArg, Cli, Command, RecipeArg};
 
 use crate::error::Error;
 use crate::graph::{Graph, PlanChoice};
@@ -35,18 +36,19 @@ use crate::recipe::Recipe;
 
 /// Runs a parsed command line and returns the process exit code.
 pub fn run(cli: Cli) -> Result<i32, Error> {
-    let cache = cli.cache.as_path();
     match cli.command {
         Command::Check { recipe } => check::run(&recipe),
         Command::Config { recipe } => config::run(&recipe),
         Command::Plan {
             recipe,
+            cache,
             plan,
             json,
             gpus,
-        } => plan::run(cache, &recipe, plan.as_deref(), json, gpus),
+        } => plan::run(&cache.cache, &recipe, plan.as_deref(), json, gpus),
         Command::Run {
             recipe,
+            cache,
             targets,
             force,
             plan,
@@ -55,7 +57,7 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
             keep_going,
             json,
         } => run::run(
-            cache,
+            &cache.cache,
             &recipe,
             &run::Selection { targets, force },
             plan.as_deref(),
@@ -67,27 +69,42 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
             },
             json,
         ),
-        Command::Explain { recipe, node, plan } => {
-            explain::run(cache, &recipe, &node, plan.as_deref())
-        }
+        Command::Explain {
+            recipe,
+            cache,
+            node,
+            plan,
+        } => explain::run(&cache.cache, &recipe, &node, plan.as_deref()),
         Command::Graph {
             recipe,
+            cache,
             format,
             plan,
-        } => graph::run(cache, &recipe, format, plan.as_deref()),
-        Command::Show { node, recipe, json } => show::run(cache, &node, recipe.as_deref(), json),
-        Command::Gc { recipes, dry_run } => gc::run(cache, recipes, dry_run),
+        } => graph::run(&cache.cache, &recipe, format, plan.as_deref()),
+        Command::Show {
+            cache,
+            node,
+            recipe,
+            json,
+        } => show::run(&cache.cache, &node, recipe.as_deref(), json),
+        Command::Gc {
+            cache,
+            recipes,
+            keep_last,
+            dry_run,
+        } => gc::run(&cache.cache, recipes, keep_last, dry_run),
         Command::Stages { kind, json } => stages::run(kind.as_deref(), json),
         Command::Tokenize(args) => Ok(tokenize::run(&args).map(|()| 0)?),
         Command::Bpe(args) => Ok(bpe::run(&args).map(|()| 0)?),
         Command::Skipgram(args) => Ok(skipgram::run(&args).map(|()| 0)?),
         Command::Score(args) => Ok(score::run(&args).map(|()| 0)?),
         Command::Vecmap(args) => Ok(vecmap::run(&args).map(|()| 0)?),
-        Command::Bli(args) => Ok(bli::run(&args).map(|()| 0)?),
+        Command::Binarize(args) => binarize::run(&args).map(|()| 0),
+        Command::Bli(args) => bli::run(&args).map(|()| 0),
         Command::TrainMlm(args) => train_mlm::run(&args).map(|()| 0),
         Command::TrainUnmt(args) => train_unmt::run(&args).map(|()| 0),
-        Command::Translate(args) => translate::run(cache, &args).map(|()| 0),
-        Command::Export { node, dir } => export::run(cache, &node, &dir),
+        Command::Translate(args) => translate::run(&args).map(|()| 0),
+        Command::Export { cache, node, dir } => export::run(&cache.cache, &node, &dir),
     }
 }
 
@@ -123,19 +140,32 @@ fn no_match(graph: &Graph, pattern: &str) -> Error {
         })
 }
 
-/// `recipes/*.toml`, sorted: the recipes `gc` keeps results for by default.
+/// `recipes/**/*.toml`, sorted by path: the recipes `gc` keeps results for by default.
+/// Like the shell glob, it skips names starting with `.` (editor lock and swap files) and
+/// does not follow symbolic links to directories (a link to a file counts).
 fn default_recipes() -> Result<Vec<PathBuf>, Error> {
-    let dir = Path::new("recipes");
-    let entries = std::fs::read_dir(dir).map_err(|source| Error::Io {
-        action: "list",
-        path: dir.to_path_buf(),
-        source,
-    })?;
-    let mut found: Vec<PathBuf> = entries
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-        .collect();
+    fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> Result<(), Error> {
+        let list = |source| Error::Io {
+            action: "list",
+            path: dir.to_path_buf(),
+            source,
+        };
+        for entry in std::fs::read_dir(dir).map_err(list)? {
+            let entry = entry.map_err(list)?;
+            let path = entry.path();
+            if entry.file_name().to_string_lossy().starts_with('.') {
+                continue;
+            }
+            if entry.file_type().map_err(list)?.is_dir() {
+                walk(&path, found)?;
+            } else if path.extension().is_some_and(|x| x == "toml") && path.is_file() {
+                found.push(path);
+            }
+        }
+        Ok(())
+    }
+    let mut found = Vec::new();
+    walk(Path::new("recipes"), &mut found)?;
     found.sort();
     Ok(found)
 }

@@ -1,7 +1,7 @@
 //! `unmt translate`: raw text on stdin, translations on stdout, line by line.
 
 use std::io::{BufRead, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use burn::tensor::backend::AutodiffBackend;
 use clap::Args;
@@ -28,6 +28,9 @@ pub struct TranslateArgs {
     /// checkpoint, vocabulary, BPE codes and tokenization come from the cache.
     #[arg(long)]
     pub node: Option<String>,
+    /// The cache `--node` is looked up in.
+    #[command(flatten)]
+    pub cache: super::CacheArg,
     /// A model directory (`unmt export`), or a UNMT checkpoint file (`best` of a `unmt` node
     /// or of `unmt train-unmt`; then `--vocab` and `--codes` are needed).
     #[arg(long)]
@@ -53,9 +56,9 @@ pub struct TranslateArgs {
 }
 
 /// Where the model's files are: from `--node`, a model directory, or three file arguments.
-fn model_files(cache: &Path, args: &TranslateArgs) -> Result<ModelFiles, Error> {
+fn model_files(args: &TranslateArgs) -> Result<ModelFiles, Error> {
     if let Some(node) = &args.node {
-        let found = crate::plan::find_model(&Cache::open(cache)?, node)?;
+        let found = crate::plan::find_model(&Cache::open(&args.cache.cache)?, node)?;
         warn_defaulted(&found.defaulted);
         return Ok(found.files);
     }
@@ -87,7 +90,7 @@ pub(super) fn warn_defaulted(langs: &[String]) {
 }
 
 /// Runs `unmt translate`.
-pub fn run(cache: &Path, args: &TranslateArgs) -> Result<(), Error> {
+pub fn run(args: &TranslateArgs) -> Result<(), Error> {
     let mut implied = toml::Table::new();
     implied.insert("src".into(), args.src.clone().into());
     implied.insert("tgt".into(), args.tgt.clone().into());
@@ -98,7 +101,7 @@ pub fn run(cache: &Path, args: &TranslateArgs) -> Result<(), Error> {
         );
     }
     let params: TranslateParams = params_from_args(implied, None, &args.set)?;
-    let files = model_files(cache, args)?;
+    let files = model_files(args)?;
     let codes = Codes::read(&files.codes)?;
     let vocab = Vocab::read(&files.vocab)?;
     let work = Work {

@@ -13,7 +13,8 @@
 //!   translations is among its k best; P@k = 100 × mean over unique source words.
 //!
 //! Word vectors from a model's subword embedding layer (lexical paper) come from
-//! [`word_vectors_from_subwords`].
+//! [`word_vectors_from_subwords`]; [`dictionary_vectors_from_subwords`] builds both sides
+//! for a dictionary from BPE codes (the `bli` stage's and `unmt bli`'s `codes`).
 
 use std::collections::HashMap;
 use std::io::BufRead;
@@ -25,6 +26,7 @@ use serde::{Deserialize, Serialize};
 use crate::embed::vec_format::{Embeddings, VecFormatError};
 use crate::embed::vecmap::csls::{ColumnTopK, block_rows, for_each_block, row_topk, topk_indices};
 use crate::embed::vecmap::normalize::unit_rows;
+use crate::text::bpe::{BpeApplier, Codes};
 use crate::validate::{InvalidParam, Validate};
 
 /// Errors of BLI evaluation and dictionary reading.
@@ -49,6 +51,9 @@ pub enum BliError {
         line: usize,
         found: usize,
     },
+    /// A dictionary without a single pair: every figure would be 0 over nothing.
+    #[error("dictionary `{path}` has no `source target` pairs")]
+    EmptyDictionary { path: PathBuf },
     /// Embedding files could not be read.
     #[error(transparent)]
     #[diagnostic(transparent)]
@@ -152,7 +157,8 @@ impl BliReport {
     }
 }
 
-/// Reads a `src tgt` dictionary (whitespace-separated, blank lines skipped).
+/// Reads a `src tgt` dictionary (whitespace-separated, blank lines skipped). A dictionary
+/// without pairs is an error: every figure computed from it would be a meaningless 0.
 pub fn read_dictionary(path: &Path) -> Result<Vec<(String, String)>, BliError> {
     let file = std::fs::File::open(path).map_err(|source| BliError::Io {
         action: "read",
@@ -192,6 +198,11 @@ pub fn read_dictionary(path: &Path) -> Result<Vec<(String, String)>, BliError> {
                 });
             }
         }
+    }
+    if out.is_empty() {
+        return Err(BliError::EmptyDictionary {
+            path: path.to_path_buf(),
+        });
     }
     Ok(out)
 }
@@ -364,6 +375,75 @@ pub fn evaluate(
     report.nn = prec(hits_nn);
     report.csls = prec(hits_csls);
     Ok(report)
+}
+
+/// Word vectors for a dictionary's words from two subword embedding tables (an `mlm` node's
+/// `embeddings`, given as both), as BLI evaluates a model's embedding layer: the distinct
+/// source (target) words of `dict`, in first-seen order, are segmented in isolation with
+/// `codes` (no vocabulary restriction) and averaged over `src` (`trg`) by
+/// [`word_vectors_from_subwords`]. The target search space is then every target word of the
+/// dictionary, since a subword table has no word vocabulary of its own.
+pub fn dictionary_vectors_from_subwords(
+    src: &Embeddings,
+    trg: &Embeddings,
+    dict: &[(String, String)],
+    codes: &Codes,
+) -> SubwordSides {
+    let applier = BpeApplier::new(codes, None);
+    let segment = |w: &str| -> Vec<String> {
+        let mut out = Vec::new();
+        if !w.is_empty() {
+            applier.apply_word(w.as_bytes(), &mut out);
+        }
+        String::from_utf8_lossy(&out)
+            .split(' ')
+            .map(str::to_owned)
+            .collect()
+    };
+    let side = |sub: &Embeddings, words: &[String]| {
+        let index = sub.word_index();
+        word_vectors_from_subwords(
+            words,
+            &segment,
+            &|p| index.get(p).copied(),
+            &sub.data,
+            sub.dim,
+        )
+    };
+    let (src, src_missing) = side(src, &dictionary_words(dict, |(s, _)| s));
+    let (trg, trg_missing) = side(trg, &dictionary_words(dict, |(_, t)| t));
+    SubwordSides {
+        src,
+        trg,
+        src_missing,
+        trg_missing,
+    }
+}
+
+/// What [`dictionary_vectors_from_subwords`] returns.
+#[derive(Debug, Clone)]
+pub struct SubwordSides {
+    /// Source dictionary words that have a vector.
+    pub src: Embeddings,
+    /// Target dictionary words that have a vector.
+    pub trg: Embeddings,
+    /// Distinct source words without any known subword (out of vocabulary).
+    pub src_missing: usize,
+    /// Distinct target words without any known subword.
+    pub trg_missing: usize,
+}
+
+/// The distinct words of one side of a dictionary, in first-seen order.
+fn dictionary_words(
+    dict: &[(String, String)],
+    side: impl Fn(&(String, String)) -> &String,
+) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    dict.iter()
+        .map(side)
+        .filter(|w| seen.insert(w.as_str()))
+        .cloned()
+        .collect()
 }
 
 /// Word vectors from a model's subword embedding matrix (lexical paper's BLI vectors): each

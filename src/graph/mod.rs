@@ -10,6 +10,7 @@ mod facts;
 mod render;
 mod targets;
 
+pub use crate::glob::glob;
 pub use build::{Graph, GraphNode, PlanChoice, Source, build, build_all_plans, recipe_scope};
 pub use render::{Format, render};
-pub use targets::{NoMatch, glob};
+pub use targets::NoMatch;

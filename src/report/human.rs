@@ -1,5 +1,6 @@
 //! Progress bars on a terminal (nodes done/total plus one bar per running node), plain
-//! lines otherwise.
+//! lines otherwise, all on stderr; the final summary line is the command's result and goes
+//! to stdout (`unmt run R > summary.txt` keeps it, `2>/dev/null` drops only the progress).
 
 use std::collections::HashMap;
 use std::io::IsTerminal;
@@ -10,7 +11,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::exec::{Event, RunSummary};
 
-/// The human reporter (stderr).
+/// The human reporter: progress on stderr, the summary on stdout.
 pub struct Human {
     multi: MultiProgress,
     overall: ProgressBar,
@@ -148,7 +149,7 @@ impl Human {
         }
     }
 
-    /// Clears the bars and prints the summary.
+    /// Clears the bars and prints the summary line on stdout.
     pub fn summary(&self, s: &RunSummary) {
         self.overall.finish_and_clear();
         let mut line = format!(
@@ -160,7 +161,7 @@ impl Human {
         if !s.blocked.is_empty() {
             line.push_str(&format!(", {} not run", s.blocked.len()));
         }
-        eprintln!("{line}");
+        println!("{line}");
     }
 }
 

@@ -2,44 +2,12 @@
 
 use super::StageCtx;
 use super::error::{StageError, write_json};
+use super::facts::{self, InputFacts, Mismatch};
 use super::signature::{Arity, Signature};
 use super::stage::Stage;
 use crate::embed::bli::{self, BliParams};
 use crate::embed::vec_format::read_vec;
-use crate::text::bpe::{BpeApplier, Codes};
-
-/// Word vectors for `words` from the subword `.vec` bound to `slot`.
-fn subword_side(
-    ctx: &mut StageCtx<'_>,
-    slot: &str,
-    words: &[String],
-    segment: &dyn Fn(&str) -> Vec<String>,
-) -> Result<crate::embed::vec_format::Embeddings, StageError> {
-    let sub = read_vec(ctx.input(slot)?, None)?;
-    let index = sub.word_index();
-    let (emb, missing) = bli::word_vectors_from_subwords(
-        words,
-        segment,
-        &|p| index.get(p).copied(),
-        &sub.data,
-        sub.dim,
-    );
-    ctx.log(format!(
-        "{slot}: {} dictionary words embedded from subwords, {missing} without any known subword",
-        emb.words.len()
-    ));
-    Ok(emb)
-}
-
-/// The distinct words of one side of a dictionary, in first-seen order.
-fn dict_side(dict: &[(String, String)], side: usize) -> Vec<String> {
-    let mut seen = std::collections::HashSet::new();
-    dict.iter()
-        .map(|(s, t)| if side == 0 { s } else { t })
-        .filter(|w| seen.insert(w.as_str()))
-        .cloned()
-        .collect()
-}
+use crate::text::bpe::Codes;
 
 /// The `bli` stage on two `.vec` files (e.g. a `vecmap` node's `src` and `trg`). Words are
 /// looked up as they are in the files; pairs with an out-of-vocabulary word are dropped and
@@ -70,26 +38,41 @@ impl Stage for BliStage {
             .file("report")
     }
 
+    fn check_facts(_: &BliParams, inputs: &InputFacts) -> Vec<Mismatch> {
+        facts::check_same_dim(inputs, "src", "trg")
+            .into_iter()
+            .collect()
+    }
+
+    /// The dictionary is read before anything runs: a malformed or empty one fails `check`,
+    /// not every `bli` node after hours of training.
+    fn check_file(_: &BliParams, slot: &str, path: &std::path::Path) -> Result<(), StageError> {
+        if slot == "dictionary" {
+            bli::read_dictionary(path)?;
+        }
+        Ok(())
+    }
+
     fn run(p: &BliParams, ctx: &mut StageCtx<'_>) -> Result<(), StageError> {
         let limit = (p.max_vocab > 0).then_some(p.max_vocab);
         let dict = bli::read_dictionary(ctx.input("dictionary")?)?;
         let (src, trg) = match ctx.inputs("codes") {
             [codes] => {
                 let codes = Codes::read(codes)?;
-                let applier = BpeApplier::new(&codes, None);
-                let segment = |w: &str| -> Vec<String> {
-                    let mut out = Vec::new();
-                    if !w.is_empty() {
-                        applier.apply_word(w.as_bytes(), &mut out);
-                    }
-                    String::from_utf8_lossy(&out)
-                        .split(' ')
-                        .map(str::to_owned)
-                        .collect()
-                };
-                let src = subword_side(ctx, "src", &dict_side(&dict, 0), &segment)?;
-                let trg = subword_side(ctx, "trg", &dict_side(&dict, 1), &segment)?;
-                (src, trg)
+                let sub_src = read_vec(ctx.input("src")?, None)?;
+                let sub_trg = read_vec(ctx.input("trg")?, None)?;
+                let sides =
+                    bli::dictionary_vectors_from_subwords(&sub_src, &sub_trg, &dict, &codes);
+                for (slot, emb, missing) in [
+                    ("src", &sides.src, sides.src_missing),
+                    ("trg", &sides.trg, sides.trg_missing),
+                ] {
+                    ctx.log(format!(
+                        "{slot}: {} dictionary words embedded from subwords, {missing} without any known subword",
+                        emb.words.len()
+                    ));
+                }
+                (sides.src, sides.trg)
             }
             _ => (
                 read_vec(ctx.input("src")?, limit)?,

@@ -323,7 +323,26 @@ pub fn binarize_file(
     };
     let f = File::open(input).map_err(rerr)?;
     let total = f.metadata().map_err(rerr)?.len();
-    let mut reader = BufReader::with_capacity(1 << 20, f);
+    let reader = BufReader::with_capacity(1 << 20, f);
+    binarize_reader(reader, input, total, dico, params, output, on_progress)
+}
+
+/// [`binarize_file`] on any reader (stdin): `input` is the path its errors show, `total` its
+/// length in bytes for `on_progress` (0 when unknown). The output is the same bytes as
+/// [`binarize_file`] writes for the same text.
+pub fn binarize_reader(
+    mut reader: impl BufRead,
+    input: &Path,
+    total: u64,
+    dico: &Dictionary,
+    params: &BinarizeParams,
+    output: &Path,
+    on_progress: &(dyn Fn(u64, u64) + Sync),
+) -> Result<Metadata, BinarizedError> {
+    let rerr = |source| BinarizedError::Read {
+        path: input.to_path_buf(),
+        source,
+    };
     let mut w = BinarizedWriter::create(output, dico, params)?;
     let mut line = Vec::new();
     let (mut n, mut done) = (0usize, 0u64);

@@ -3,9 +3,11 @@
 
 mod common;
 
+mod commands;
 mod diagnostics;
 mod engine;
 mod failure;
+mod gc;
 mod mlm;
 mod quickstart;
 mod recipes;

@@ -256,12 +256,24 @@ fn translate(env: &Env, args: &[&str], input: &str) -> String {
 fn two_language_pairs_in_one_plan_share_the_english_side() {
     let env = Env::new();
     let out = env.unmt(&["plan", &repo("recipes/pairs.toml"), "--json"]);
-    assert_eq!(out.status.code(), Some(0), "{}", crate::common::stderr(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        crate::common::stderr(&out)
+    );
     let rows: Vec<serde_json::Value> = serde_json::from_str(&stdout(&out)).expect("json");
     let names: Vec<&str> = rows.iter().filter_map(|r| r["node"].as_str()).collect();
     for shared in ["corpus_en", "tok_en", "tok_en_valid"] {
-        assert_eq!(names.iter().filter(|n| **n == shared).count(), 1, "{names:?}");
-        assert!(!names.contains(&format!("{shared}[vars.lmr=sq]").as_str()), "{names:?}");
+        assert_eq!(
+            names.iter().filter(|n| **n == shared).count(),
+            1,
+            "{names:?}"
+        );
+        assert!(
+            !names.contains(&format!("{shared}[vars.lmr=sq]").as_str()),
+            "{names:?}"
+        );
     }
     for alt in [
         "corpus_lmr[vars.lmr=sq]",

@@ -323,7 +323,10 @@ fn an_error_under_one_value_of_a_variable_axis_is_found_by_check() {
     let err = refused(&env, &["check", "s.toml"]);
     let words = err.split_whitespace().collect::<Vec<_>>().join(" ");
     assert!(words.contains("no file named `d`"), "{err}");
-    assert!(words.contains("under the sweep alternative `vars.lmr=d`"), "{err}");
+    assert!(
+        words.contains("under the sweep alternative `vars.lmr=d`"),
+        "{err}"
+    );
 }
 
 #[test]

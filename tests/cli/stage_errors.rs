@@ -8,7 +8,6 @@ const BAD_INPUTS: &str = r#"[files]
 bad_text = "bad.txt"
 bad_vec = "bad.vec"
 good_vec = "good.vec"
-bad_dict = "dict.txt"
 short = "short.txt"
 bad_codes = "codes.txt"
 bad_vocab = "vocab.txt"
@@ -68,11 +67,9 @@ params = { lang = "en" }
 [nodes.vecmap_bad_vec]
 stage = "vecmap"
 inputs = { src = "files.bad_vec", trg = "files.good_vec" }
-
-[nodes.bli_bad_dictionary_line]
-stage = "bli"
-inputs = { src = "files.good_vec", trg = "files.good_vec", dictionary = "files.bad_dict" }
 "#;
+// A malformed dictionary is refused before anything runs (by `check`, and by `run` building
+// its plan): `diagnostics::dictionary_with_a_bad_line_is_found_by_check`.
 
 fn env_with_bad_inputs() -> Env {
     let env = Env::new();

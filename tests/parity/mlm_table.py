@@ -20,7 +20,7 @@ VARIANTS = [
 
 
 def show(unmt, cache, node):
-    out = subprocess.run([unmt, "--cache", cache, "show", node, "--json"],
+    out = subprocess.run([unmt, "show", node, "--json", "--cache", cache],
                          check=True, capture_output=True, text=True).stdout
     return json.loads(out)
 

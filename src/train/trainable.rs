@@ -1,0 +1,70 @@
+//! Which parameters train, as data: `*`/`?` patterns over parameter names as checkpoints
+//! name them (`embeddings.weight`, `layers.3.adapter_ffn.lin1.weight`). A parameter that
+//! matches no pattern does not require a gradient, so the optimiser never updates it. Frozen
+//! embeddings, RE-LM's adapter fine-tuning and any other subset are one mechanism.
+
+use burn::module::{Module, ModuleMapper, Param};
+use burn::tensor::Tensor;
+use burn::tensor::backend::Backend;
+
+use crate::glob::glob;
+
+/// Every parameter.
+pub const ALL: &[&str] = &["*"];
+
+/// RE-LM's adapter fine-tuning (relm_unmt `train.py` with `--use_adapters`; spec §5):
+/// adapters, token and position embeddings, the output layer (tied weight and bias) and the
+/// embedding LayerNorm; the language embeddings stay at their initialisation.
+pub const ADAPTERS: &[&str] = &[
+    "layers.*.adapter_*",
+    "embeddings.weight",
+    "position_embeddings.weight",
+    "pred_bias",
+    "layer_norm_emb.*",
+];
+
+/// Sets `require_grad` on each float parameter of `module` by whether its name matches one
+/// of `patterns`; returns the module and the names that do not train.
+pub fn apply<B: Backend, M: Module<B>>(module: M, patterns: &[String]) -> (M, Vec<String>) {
+    struct Filter<'a> {
+        path: Vec<String>,
+        patterns: &'a [String],
+        frozen: Vec<String>,
+    }
+    impl<B: Backend> ModuleMapper<B> for Filter<'_> {
+        fn enter_module(&mut self, name: &str, _: &str) {
+            self.path.push(name.to_owned());
+        }
+        fn exit_module(&mut self, _: &str, _: &str) {
+            self.path.pop();
+        }
+        fn map_float<const D: usize>(&mut self, param: Param<Tensor<B, D>>) -> Param<Tensor<B, D>> {
+            let name = self.path.join(".");
+            let train = self.patterns.iter().any(|p| glob(p, &name));
+            if !train {
+                self.frozen.push(name);
+            }
+            param.set_require_grad(train)
+        }
+    }
+    let mut f = Filter {
+        path: Vec::new(),
+        patterns,
+        frozen: Vec::new(),
+    };
+    let module = module.map(&mut f);
+    (module, f.frozen)
+}
+
+/// Patterns from names: `"all"` and `"adapters"` are the presets above; anything else is a
+/// pattern itself.
+pub fn expand(names: &[String]) -> Vec<String> {
+    names
+        .iter()
+        .flat_map(|n| match n.as_str() {
+            "all" => ALL.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>(),
+            "adapters" => ADAPTERS.iter().map(|s| (*s).to_owned()).collect(),
+            other => vec![other.to_owned()],
+        })
+        .collect()
+}

@@ -1,0 +1,222 @@
+//! `unmt gc`: the default recipe set (`recipes/**/*.toml`), `--keep-last`, corrupt objects.
+
+use std::path::PathBuf;
+
+use crate::common::{Env, names, stderr, stdout};
+
+/// corpus -> sort, reading `text.txt` from the project root; `depth` is how many directories
+/// below the root the recipe lives.
+fn recipe(depth: usize, valid: u32) -> String {
+    format!(
+        r#"[files]
+text = "{}text.txt"
+
+[nodes.corpus]
+stage = "corpus"
+inputs = {{ text = "files.text" }}
+params = {{ valid = {valid} }}
+
+[nodes.sort]
+stage = "command"
+inputs = {{ text = "corpus.train" }}
+params = {{ run = ["sort", "{{in.text}}"], stdout = "sorted" }}
+"#,
+        "../".repeat(depth)
+    )
+}
+
+fn env() -> Env {
+    let env = Env::new();
+    let lines: String = (0..30).map(|i| format!("line {}\n", 30 - i)).collect();
+    env.write("text.txt", &lines);
+    env
+}
+
+/// `unmt ARGS`, asserting exit 0, returning stdout.
+fn ok(env: &Env, args: &[&str]) -> String {
+    let out = env.unmt(args);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stderr: {}\nstdout: {}",
+        stderr(&out),
+        stdout(&out)
+    );
+    stdout(&out)
+}
+
+/// The (action, node) rows of `unmt plan --json`.
+fn plan(env: &Env, recipe: &str) -> Vec<(String, String)> {
+    let plan: serde_json::Value =
+        serde_json::from_str(&ok(env, &["plan", recipe, "--json"])).expect("json");
+    plan.as_array()
+        .expect("array")
+        .iter()
+        .map(|n| {
+            (
+                n["action"].as_str().expect("action").to_owned(),
+                n["node"].as_str().expect("node").to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn all(action: &str, nodes: &[&str]) -> Vec<(String, String)> {
+    nodes
+        .iter()
+        .map(|n| (action.to_owned(), (*n).to_owned()))
+        .collect()
+}
+
+fn key_of(dir: &std::path::Path) -> String {
+    dir.file_name()
+        .and_then(|n| n.to_str())
+        .expect("key")
+        .to_owned()
+}
+
+#[test]
+fn gc_default_set_keeps_results_of_recipes_in_subfolders() {
+    let env = env();
+    env.write("recipes/sub/x.toml", &recipe(2, 5))
+        .write("other.toml", &recipe(0, 7));
+    env.run("recipes/sub/x.toml", &[], 0);
+    let kept = env.objects();
+    assert_eq!(kept.len(), 2);
+    // A recipe outside `recipes/`: its results are what the default gc deletes.
+    env.run("other.toml", &[], 0);
+    assert_eq!(env.objects().len(), 4);
+
+    let out = ok(&env, &["gc"]);
+    assert!(
+        out.starts_with("deleted 2 objects") && out.contains("kept 2 reached by 1 recipes"),
+        "{out}"
+    );
+    assert_eq!(env.objects(), kept);
+    assert!(env.run("recipes/sub/x.toml", &[], 0).executed.is_empty());
+}
+
+#[test]
+fn gc_keep_last_keeps_the_variant_before_a_param_edit() {
+    let env = env();
+    env.write("recipes/r.toml", &recipe(1, 5));
+    env.run("recipes/r.toml", &[], 0);
+    let before: Vec<PathBuf> = env.objects();
+    env.write("recipes/r.toml", &recipe(1, 10));
+    let s = env.run("recipes/r.toml", &[], 0);
+    assert_eq!(s.executed, names(&["corpus", "sort"]));
+    assert_eq!(env.objects().len(), 4);
+
+    let dry = ok(&env, &["gc", "--keep-last", "1", "--dry-run"]);
+    assert!(dry.starts_with("would delete 0 objects"), "{dry}");
+    let out = ok(&env, &["gc", "--keep-last", "1"]);
+    assert!(out.starts_with("deleted 0 objects"), "{out}");
+    assert!(
+        out.contains("kept 2 earlier results, up to 1 per node name"),
+        "{out}"
+    );
+    assert_eq!(env.objects().len(), 4);
+    for dir in &before {
+        assert!(
+            dir.exists(),
+            "the previous variant's {} is kept",
+            dir.display()
+        );
+    }
+    // Reverting the edit finds the previous variant's results.
+    env.write("recipes/r.toml", &recipe(1, 5));
+    assert_eq!(
+        plan(&env, "recipes/r.toml"),
+        all("reuse", &["corpus", "sort"])
+    );
+
+    // Without the flag gc deletes them.
+    env.write("recipes/r.toml", &recipe(1, 10));
+    let out = ok(&env, &["gc"]);
+    assert!(out.starts_with("deleted 2 objects"), "{out}");
+    assert!(!out.contains("--keep-last"), "{out}");
+    assert_eq!(env.objects().len(), 2);
+    assert!(before.iter().all(|d| !d.exists()));
+    env.write("recipes/r.toml", &recipe(1, 5));
+    assert_eq!(
+        plan(&env, "recipes/r.toml")[0],
+        ("run".into(), "corpus".into())
+    );
+}
+
+#[test]
+fn gc_removes_corrupt_objects_and_exits_zero() {
+    let env = env();
+    env.write("recipes/r.toml", &recipe(1, 5));
+    env.run("recipes/r.toml", &[], 0);
+    let show: serde_json::Value =
+        serde_json::from_str(&ok(&env, &["show", "sort", "--json"])).expect("json");
+    let sort_dir = PathBuf::from(show["path"].as_str().expect("path"));
+    let sort_key = key_of(&sort_dir);
+    // A truncated record, and an object directory without one.
+    let record = sort_dir.join("record.json");
+    let text = std::fs::read(&record).expect("read");
+    std::fs::write(&record, &text[..text.len() / 3]).expect("truncate");
+    let bare = "ab".repeat(32);
+    env.write(&format!("cache/objects/{bare}/out/x"), "x");
+
+    let dry = ok(&env, &["gc", "--dry-run"]);
+    let mut corrupt = [sort_key[..12].to_owned(), bare[..12].to_owned()];
+    corrupt.sort();
+    let listed = corrupt.join(", ");
+    assert!(dry.starts_with("would delete 0 objects"), "{dry}");
+    assert!(
+        dry.contains(&format!("would remove 2 corrupt objects: {listed}")),
+        "{dry}"
+    );
+    assert_eq!(env.objects().len(), 3, "a dry run deletes nothing");
+
+    let out = ok(&env, &["gc"]);
+    assert!(
+        out.starts_with("deleted 0 objects (0 B), kept 1 reached by 1 recipes"),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("removed 2 corrupt objects: {listed}")),
+        "{out}"
+    );
+    assert_eq!(env.objects().len(), 1);
+    assert!(!sort_dir.exists());
+    assert_eq!(env.run("recipes/r.toml", &[], 0).executed, names(&["sort"]));
+    let again = ok(&env, &["gc"]);
+    assert!(!again.contains("corrupt"), "{again}");
+}
+
+#[test]
+fn gc_refuses_when_a_default_set_recipe_does_not_load() {
+    let env = env();
+    env.write("recipes/r.toml", &recipe(1, 5));
+    env.run("recipes/r.toml", &[], 0);
+    env.write("recipes/r.toml", &recipe(1, 10));
+    env.run("recipes/r.toml", &[], 0);
+    // Not a recipe: skipping it would delete whatever results it stands for.
+    env.write("recipes/notes/todo.toml", "title = \"ideas\"\n");
+    let objects = env.objects();
+    assert_eq!(objects.len(), 4);
+
+    for args in [&["gc"][..], &["gc", "--dry-run"]] {
+        let out = env.unmt(args);
+        assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+        let err = stderr(&out);
+        assert!(err.contains("recipes/notes/todo.toml"), "{err}");
+        assert!(err.contains("deletes nothing"), "{err}");
+        assert_eq!(env.objects(), objects);
+    }
+    // Named recipes are all gc reads.
+    let out = ok(&env, &["gc", "recipes/r.toml"]);
+    assert!(out.starts_with("deleted 2 objects"), "{out}");
+    // A named recipe that does not load is an error too, without the default-set note.
+    let out = env.unmt(&["gc", "recipes/notes/todo.toml"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        !stderr(&out).contains("default recipe set"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(env.objects().len(), 2);
+}
