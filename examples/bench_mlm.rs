@@ -248,11 +248,14 @@ fn run_unmt<B: AutodiffBackend>(c: &Case, device: &B::Device) -> Measured {
         patience: 10,
         seed: 0,
         freeze_embeddings: false,
+        train_langs: vec![0, 1],
         eval_batch: 8,
     };
     let init = ModelInit {
         config: TransformerConfig::new(c.n_words, 2, c.dim, c.layers, c.heads),
+        reload: None,
         aligned: None,
+        trainable: vec!["*".into()],
     };
     let dir = tempfile::tempdir().expect("tempdir");
     let files = RunFiles {

@@ -26,6 +26,13 @@ pub struct TrainMlmArgs {
     /// Aligned vectors (`.vec`); `init` defaults to `"aligned"` when given.
     #[arg(long)]
     pub vectors: Option<PathBuf>,
+    /// A pretrained model to start from (a `best.safetensors`), grown to `--vocab` (RE-LM
+    /// fine-tuning on an extended vocabulary); needs `--reload-vocab`.
+    #[arg(long, requires = "reload_vocab")]
+    pub reload: Option<PathBuf>,
+    /// The vocabulary the `--reload` model was trained with.
+    #[arg(long, requires = "reload")]
+    pub reload_vocab: Option<PathBuf>,
     /// Output directory: best/last `.safetensors`, `config.json`, `embeddings.vec`,
     /// `history.json`; checkpoints in `checkpoints/` (rerunning resumes from them).
     #[arg(long)]
@@ -64,6 +71,7 @@ pub fn run(args: &TrainMlmArgs) -> Result<(), Error> {
         valid: args.valid.clone(),
         vocab: args.vocab.clone(),
         vectors: args.vectors.clone(),
+        reload: args.reload.clone().zip(args.reload_vocab.clone()),
     };
     let outputs = MlmOutputs {
         best: out.join("best.safetensors"),

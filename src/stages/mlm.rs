@@ -3,6 +3,7 @@
 use super::StageCtx;
 use super::error::StageError;
 use super::facts::{self, Facts, InputFacts, Mismatch};
+use super::params::InvalidParam;
 use super::signature::{Arity, Signature};
 use super::stage::Stage;
 use super::training::train_in_pool;
@@ -20,7 +21,9 @@ pub struct MlmStage;
 
 impl Stage for MlmStage {
     const KIND: &'static str = "mlm";
-    const CODE_VERSION: u32 = 1;
+    /// 2: every parameter is initialised right after seeding (Burn's lazy initialisation
+    /// drew some at the first forward pass), so initial weights, and results, changed.
+    const CODE_VERSION: u32 = 2;
     const SUMMARY: &'static str =
         "XLM masked LM (stream batches, 80/10/10 masking), random or aligned embedding init";
     type Params = MlmParams;
@@ -30,6 +33,9 @@ impl Stage for MlmStage {
             .input("train", Arity::Many)
             .input("valid", Arity::Many)
             .input("vocab", Arity::One);
+        let sig = sig
+            .input("reload", Arity::Optional)
+            .input("reload_vocab", Arity::Optional);
         let sig = if p.init == Init::Aligned {
             sig.input("vectors", Arity::One)
         } else {
@@ -61,7 +67,23 @@ impl Stage for MlmStage {
         if p.init == Init::Aligned {
             out.extend(facts::check_dim(inputs, "vectors", p.dim, "dim"));
         }
+        out.extend(facts::check_dim(inputs, "reload", p.dim, "dim"));
         out
+    }
+
+    /// `reload` (a pretrained model) needs `reload_vocab` (its vocabulary), and back.
+    fn check_wiring(_: &MlmParams, wired: &[&str]) -> Result<(), InvalidParam> {
+        match (wired.contains(&"reload"), wired.contains(&"reload_vocab")) {
+            (true, false) => Err(InvalidParam::new(
+                "reload",
+                "needs a `reload_vocab` input too (the vocabulary the pretrained model was trained with)",
+            )),
+            (false, true) => Err(InvalidParam::new(
+                "reload_vocab",
+                "is wired without a `reload` input (the pretrained model)",
+            )),
+            _ => Ok(()),
+        }
     }
 
     fn run(p: &MlmParams, ctx: &mut StageCtx<'_>) -> Result<(), StageError> {
@@ -70,6 +92,10 @@ impl Stage for MlmStage {
             valid: ctx.inputs("valid").to_vec(),
             vocab: ctx.input("vocab")?.to_path_buf(),
             vectors: ctx.inputs("vectors").first().cloned(),
+            reload: match (ctx.inputs("reload"), ctx.inputs("reload_vocab")) {
+                ([m], [v]) => Some((m.clone(), v.clone())),
+                _ => None,
+            },
         };
         let outputs = MlmOutputs {
             best: ctx.output("best"),

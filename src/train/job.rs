@@ -14,10 +14,12 @@ use serde::{Deserialize, Serialize};
 use super::device::{NoCuda, OnDevice, dispatch};
 use super::init::{AlignedRows, aligned_rows};
 use super::masking::MaskConfig;
-use super::mlm::{self, EpochReport, Language, MlmSettings, MlmValid, ModelInit};
+use super::mlm::{self, EpochReport, Language, MlmSettings, MlmValid, ModelInit, Reload};
 use super::optim::AdamConfig;
+use super::reload::NewRows;
 use super::scaffold::{self, Outcome, RunFiles, TrainError, TrainEvent};
 use super::stream::Stream;
+use super::trainable;
 use crate::backend::DeviceSpec;
 use crate::embed::vec_format::{Embeddings, VecFormatError, read_vec, write_vec};
 use crate::model::TransformerConfig;
@@ -91,6 +93,20 @@ pub struct MlmParams {
     pub seed: u64,
     /// Validation chunks per forward pass (speed only). Default: 32.
     pub eval_batch: usize,
+    /// Which parameters train: `*`/`?` patterns over parameter names
+    /// (`layers.*.attention.*`), or the presets `"all"` and `"adapters"` (RE-LM's adapter
+    /// fine-tuning: adapters, token and position embeddings, output layer, embedding
+    /// LayerNorm). `freeze_embeddings` removes the token embeddings from the set. Default:
+    /// `["all"]`.
+    pub trainable: Vec<String>,
+    /// How the rows of tokens new to a `reload`ed model start: `"normal"` (`N(0, dim^-0.5)`,
+    /// as the RE-LM paper describes) or `"relm"` (near zero, `U(-1/dim, 1/dim)`, what the
+    /// public RE-LM code ends up with). New output biases start at 0. Default: `"normal"`.
+    pub new_rows: NewRows,
+    /// The languages trained (XLM `--mlm_steps`); the others of `langs` are only validated
+    /// (RE-LM's `--mlm_eval_steps en`), and `valid_mlm_ppl` is the mean over these. Default:
+    /// every language of `langs`.
+    pub train_langs: Option<Vec<String>>,
 }
 
 impl Default for MlmParams {
@@ -118,6 +134,22 @@ impl Default for MlmParams {
             patience: 10,
             seed: 0,
             eval_batch: 32,
+            trainable: vec!["all".into()],
+            new_rows: NewRows::Normal,
+            train_langs: None,
+        }
+    }
+}
+
+impl MlmParams {
+    /// Indices into `langs` of the trained languages.
+    pub fn train_lang_ids(&self) -> Vec<usize> {
+        match &self.train_langs {
+            None => (0..self.langs.len()).collect(),
+            Some(t) => t
+                .iter()
+                .filter_map(|l| self.langs.iter().position(|x| x == l))
+                .collect(),
         }
     }
 }
@@ -204,6 +236,26 @@ impl Validate for MlmParams {
                 format!("`{}` needs a build with `--features cuda`", self.device),
             ));
         }
+        if self.trainable.is_empty() {
+            return Err(InvalidParam::new(
+                "trainable",
+                "must name at least one parameter pattern (\"all\" for every parameter)",
+            ));
+        }
+        if let Some(t) = &self.train_langs {
+            if t.is_empty() {
+                return Err(InvalidParam::new(
+                    "train_langs",
+                    "must name at least one language",
+                ));
+            }
+            if let Some(l) = t.iter().find(|l| !self.langs.contains(l)) {
+                return Err(InvalidParam::new(
+                    "train_langs",
+                    format!("`{l}` is not one of `langs` {:?}", self.langs),
+                ));
+            }
+        }
         Ok(())
     }
 }
@@ -219,6 +271,9 @@ pub struct MlmInputs {
     pub vocab: PathBuf,
     /// Aligned vectors for `init = "aligned"`.
     pub vectors: Option<PathBuf>,
+    /// A pretrained model to start from (its `best` checkpoint) and the vocabulary it was
+    /// trained with: RE-LM fine-tuning on an extended vocabulary.
+    pub reload: Option<(PathBuf, PathBuf)>,
 }
 
 /// Output files of a job.
@@ -304,6 +359,14 @@ pub enum JobError {
     #[error("failed to initialise the embeddings from `{path}`: {reason}")]
     AlignedInit {
         /// The `.vec` file.
+        path: PathBuf,
+        /// What does not fit.
+        reason: String,
+    },
+    /// The pretrained model does not fit this one.
+    #[error("failed to start from `{path}`: {reason}")]
+    Reload {
+        /// The pretrained checkpoint.
         path: PathBuf,
         /// What does not fit.
         reason: String,
@@ -419,6 +482,58 @@ pub fn run(
             Some(rows)
         }
     };
+    let reload = match &inputs.reload {
+        None => None,
+        Some((path, vocab_path)) => {
+            let (old_config, tensors) = mlm::read_config(path)?;
+            let arch = |c: &TransformerConfig| (c.dim, c.n_layers, c.n_heads);
+            if arch(&old_config) != arch(&config) {
+                return Err(JobError::Reload {
+                    path: path.clone(),
+                    reason: format!(
+                        "it has dim {}, {} layers, {} heads; set `dim`, `n_layers` and `n_heads` to these",
+                        old_config.dim, old_config.n_layers, old_config.n_heads
+                    ),
+                });
+            }
+            let old_dico = Dictionary::from_vocab(&Vocab::read(vocab_path)?)?;
+            let new_words = (0..dico.len())
+                .filter(|&id| {
+                    dico.word(id as u32)
+                        .is_some_and(|w| old_dico.get(w).is_none())
+                })
+                .count();
+            on_event(TrainEvent::Log(format!(
+                "reload: {} of {} dictionary entries from {}, {new_words} new ({:?} init)",
+                dico.len() - new_words,
+                dico.len(),
+                path.display(),
+                p.new_rows
+            )));
+            Some(Reload {
+                tensors,
+                old_dico,
+                new_dico: dico.clone(),
+                new_rows: p.new_rows,
+            })
+        }
+    };
+    // Lexically aligned RE-LM: only the rows new to the pretrained model take vectors; the
+    // pretrained rows stay as they were learned.
+    let aligned = match (aligned, &reload) {
+        (Some(mut rows), Some(r)) => {
+            rows.rows.retain(|(id, _)| {
+                dico.word(*id as u32)
+                    .is_none_or(|w| r.old_dico.get(w).is_none())
+            });
+            on_event(TrainEvent::Log(format!(
+                "aligned init of new entries only: {} rows from the vectors",
+                rows.rows.len()
+            )));
+            Some(rows)
+        }
+        (a, _) => a,
+    };
     let init_coverage = aligned.as_ref().map(AlignedRows::coverage);
     let sample_scores = (p.sample_alpha > 0.0).then(|| {
         (0..dico.len())
@@ -451,11 +566,14 @@ pub fn run(
         patience: p.patience,
         seed: p.seed,
         freeze_embeddings: p.freeze_embeddings,
+        train_langs: p.train_lang_ids(),
         eval_batch: p.eval_batch,
     };
     let init = ModelInit {
         config: config.clone(),
+        reload,
         aligned,
+        trainable: trainable::expand(&p.trainable),
     };
     // The node key already pins parameters and inputs; the fingerprint protects one-off
     // `train-mlm` runs that reuse an output directory with other settings.
@@ -464,7 +582,8 @@ pub fn run(
         .iter()
         .chain(&inputs.valid)
         .chain([&inputs.vocab])
-        .chain(&inputs.vectors);
+        .chain(&inputs.vectors)
+        .chain(inputs.reload.iter().flat_map(|(m, v)| [m, v]));
     let fingerprint = scaffold::fingerprint(p, files)
         .map_err(|(path, source)| JobError::Read { path, source })?;
     struct Train<'a> {

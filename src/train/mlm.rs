@@ -30,13 +30,16 @@ use serde::{Deserialize, Serialize};
 use super::init::{AlignedRows, overwrite_embedding_rows};
 use super::masking::{MaskConfig, Masked, mask_eval, mask_train};
 use super::optim::AdamConfig;
+use super::reload::{self, NewRows};
 use super::scaffold::{
     self, Counters, Criterion, Direction, LrSchedule, Objective, Outcome, RunFiles,
     ScaffoldSettings, TrainError, TrainEvent, Updater, derive,
 };
 use super::stream::{ChunkOrder, Stream};
-use crate::model::checkpoint::{self, CheckpointError};
+use super::trainable;
+use crate::model::checkpoint::{self, CheckpointError, HostTensor};
 use crate::model::{Batch, Transformer, TransformerConfig, TransformerInput};
+use crate::text::dictionary::Dictionary;
 
 /// Burn's random generator is process-global: whoever seeds it and then draws dropout masks
 /// must not interleave with another training in the same process.
@@ -65,6 +68,9 @@ pub struct MlmSettings {
     pub seed: u64,
     /// Keep the token embeddings (and so the tied output weight) fixed.
     pub freeze_embeddings: bool,
+    /// Indices into the languages of those trained (XLM `--mlm_steps`); the others are only
+    /// validated. The stopping metric `valid_mlm_ppl` is the mean over these.
+    pub train_langs: Vec<usize>,
     /// Validation chunks per forward pass (speed only; results do not depend on it).
     pub eval_batch: usize,
 }
@@ -117,32 +123,72 @@ pub struct MlmCursor {
 pub struct ModelInit {
     /// Architecture.
     pub config: TransformerConfig,
+    /// A pretrained model to grow to this dictionary (RE-LM).
+    pub reload: Option<Reload>,
     /// Rows to take from aligned vectors (`init = "aligned"`).
     pub aligned: Option<AlignedRows>,
+    /// Patterns of the parameters that train ([`trainable`]).
+    pub trainable: Vec<String>,
 }
 
-/// Builds the initial model: XLM's random init from `seed`, aligned rows, freezing.
+/// A pretrained masked LM and the dictionaries its rows move between ([`reload::grow`]).
+#[derive(Debug, Clone)]
+pub struct Reload {
+    /// Its tensors.
+    pub tensors: BTreeMap<String, HostTensor>,
+    /// Its dictionary.
+    pub old_dico: Dictionary,
+    /// This model's (extended) dictionary.
+    pub new_dico: Dictionary,
+    /// How new rows start.
+    pub new_rows: NewRows,
+}
+
+/// Builds the initial model: XLM's random init from `seed`, then the pretrained model grown
+/// into it, aligned rows, and which parameters train (the trainable patterns, minus the
+/// embeddings when frozen).
 pub fn initial_model<B: Backend>(
     init: &ModelInit,
     seed: u64,
     freeze: bool,
     device: &B::Device,
-) -> Transformer<B> {
-    let model = {
+) -> Result<Transformer<B>, TrainError> {
+    // Burn initialises parameters lazily, on first use, from its global generator: setting
+    // which ones train materialises every one of them here, under the lock and right after
+    // seeding, so the initial weights depend on `seed` alone.
+    let mut model = {
         let _guard = BACKEND_RNG
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         B::seed(device, seed);
-        init.config.init::<B>(device)
+        trainable::apply(init.config.init::<B>(device), &init.trainable).0
     };
-    let mut model = match &init.aligned {
+    if let Some(r) = &init.reload {
+        let step = |reason| TrainError::Step {
+            kind: "reload".into(),
+            reason,
+        };
+        let fresh = checkpoint::named_parameters(&model);
+        let grown = reload::grow(
+            &r.tensors,
+            &r.old_dico,
+            &r.new_dico,
+            &fresh,
+            r.new_rows,
+            seed,
+        )
+        .map_err(step)?;
+        model = checkpoint::load_parameters(model, &grown.tensors).map_err(step)?;
+    }
+    let model = match &init.aligned {
         Some(rows) => overwrite_embedding_rows(model, rows),
         None => model,
     };
+    let mut model = model;
     if freeze {
         model.embeddings.weight = model.embeddings.weight.set_require_grad(false);
     }
-    model
+    Ok(model)
 }
 
 /// The MLM objective: each iteration visits the languages in a random order, one update
@@ -173,7 +219,7 @@ impl<B: AutodiffBackend> Objective<B> for MlmObjective<'_, B> {
     ) -> Result<(), TrainError> {
         let (s, n_langs) = (self.settings, self.langs.len());
         let (bs, bptt) = (s.batch_size, s.bptt);
-        let mut order: Vec<usize> = (0..n_langs).collect();
+        let mut order: Vec<usize> = s.train_langs.clone();
         let iteration = updater.counters().iterations;
         order.shuffle(&mut ChaCha8Rng::seed_from_u64(derive(
             s.seed, 1, iteration, 0,
@@ -223,7 +269,9 @@ impl<B: AutodiffBackend> Objective<B> for MlmObjective<'_, B> {
             .enumerate()
             .map(|(li, l)| evaluate(model, l, li, n_langs, self.settings, &self.device))
             .collect();
-        let valid_mlm_ppl = langs.iter().map(|s| s.ppl).sum::<f64>() / langs.len() as f64;
+        let trained = &self.settings.train_langs;
+        let valid_mlm_ppl =
+            trained.iter().map(|&i| langs[i].ppl).sum::<f64>() / trained.len().max(1) as f64;
         let mut metrics = BTreeMap::from([("valid_mlm_ppl".to_owned(), valid_mlm_ppl)]);
         for s in &langs {
             metrics.insert(format!("valid_{}_mlm_ppl", s.lang), s.ppl);
@@ -271,7 +319,7 @@ pub fn train<B: AutodiffBackend>(
         adam: settings.adam,
         lr: LrSchedule::Constant,
     };
-    let fresh = initial_model::<B>(init, settings.seed, settings.freeze_embeddings, device);
+    let fresh = initial_model::<B>(init, settings.seed, settings.freeze_embeddings, device)?;
     let mut objective = MlmObjective {
         settings,
         langs,
@@ -471,6 +519,7 @@ mod tests {
             patience: 10,
             seed: 7,
             freeze_embeddings: false,
+            train_langs: vec![0, 1],
             eval_batch: 4,
         }
     }
@@ -478,7 +527,9 @@ mod tests {
     fn init() -> ModelInit {
         ModelInit {
             config: TransformerConfig::new(40, 2, 16, 1, 2),
+            reload: None,
             aligned: None,
+            trainable: vec!["*".into()],
         }
     }
 
@@ -523,12 +574,9 @@ mod tests {
         let mut s = settings();
         s.freeze_embeddings = true;
         s.max_epochs = 1;
-        let before = named_parameters(&initial_model::<Ad>(
-            &init(),
-            s.seed,
-            true,
-            &Default::default(),
-        ));
+        let before = named_parameters(
+            &initial_model::<Ad>(&init(), s.seed, true, &Default::default()).unwrap(),
+        );
         let out = run(&s, &init(), dir.path(), None);
         let after = params(&out.last);
         assert_eq!(before["embeddings.weight"], after["embeddings.weight"]);
@@ -553,8 +601,9 @@ mod tests {
         });
         for i in [init(), aligned] {
             let dir = tempfile::tempdir().unwrap();
-            let before =
-                named_parameters(&initial_model::<Ad>(&i, s.seed, false, &Default::default()));
+            let before = named_parameters(
+                &initial_model::<Ad>(&i, s.seed, false, &Default::default()).unwrap(),
+            );
             let after = params(&run(&s, &i, dir.path(), None).last);
             let (b, a) = (
                 &before["embeddings.weight"].values,
@@ -576,14 +625,14 @@ mod tests {
             rows: vec![(1, v.clone()), (20, v.iter().map(|x| -x).collect())],
             total: 40,
         });
-        let m = initial_model::<Ad>(&i, 3, false, &Default::default());
+        let m = initial_model::<Ad>(&i, 3, false, &Default::default()).unwrap();
         let emb = &named_parameters(&m)["embeddings.weight"];
         assert_eq!(emb.values[16..32], v[..]);
         assert_eq!(
             emb.values[20 * 16..21 * 16],
             v.iter().map(|x| -x).collect::<Vec<_>>()[..]
         );
-        let plain = initial_model::<Ad>(&init(), 3, false, &Default::default());
+        let plain = initial_model::<Ad>(&init(), 3, false, &Default::default()).unwrap();
         let emb0 = &named_parameters(&plain)["embeddings.weight"];
         assert_eq!(
             emb.values[32..48],
@@ -592,13 +641,101 @@ mod tests {
         );
     }
 
+    /// The tensors that differ after one epoch, for a set of trainable patterns.
+    fn changed_after_training(trainable: &[&str], freeze: bool) -> Vec<String> {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = settings();
+        s.max_epochs = 1;
+        s.freeze_embeddings = freeze;
+        let mut i = init();
+        i.trainable = trainable.iter().map(|p| (*p).to_owned()).collect();
+        let before = named_parameters(
+            &initial_model::<Ad>(&i, s.seed, freeze, &Default::default()).unwrap(),
+        );
+        let after = params(&run(&s, &i, dir.path(), None).last);
+        before
+            .iter()
+            .filter(|(k, v)| after.get(*k) != Some(*v))
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+
+    #[test]
+    fn only_the_trainable_parameters_change() {
+        let all = changed_after_training(&["*"], false);
+        assert!(all.contains(&"embeddings.weight".to_owned()), "{all:?}");
+        assert!(all.iter().any(|k| k.starts_with("layers.0.")), "{all:?}");
+        let frozen = changed_after_training(&["*"], true);
+        assert!(
+            !frozen.contains(&"embeddings.weight".to_owned()),
+            "{frozen:?}"
+        );
+        assert_eq!(frozen.len(), all.len() - 1, "{frozen:?} vs {all:?}");
+        let bias_only = changed_after_training(&["pred_bias", "layer_norm_emb.*"], false);
+        assert_eq!(
+            bias_only,
+            ["layer_norm_emb.beta", "layer_norm_emb.gamma", "pred_bias"],
+            "{bias_only:?}"
+        );
+    }
+
+    #[test]
+    fn an_evaluated_only_language_is_scored_but_not_trained() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = settings();
+        s.max_epochs = 1;
+        s.train_langs = vec![1];
+        let out = run(&s, &init(), dir.path(), None);
+        let v = &out.history[0].valid;
+        assert_eq!(v.langs.len(), 2, "both languages are validated");
+        assert_eq!(
+            v.valid_mlm_ppl, v.langs[1].ppl,
+            "the criterion is the trained one's"
+        );
+        // One update per iteration now: 20 iterations of one language.
+        assert_eq!(out.history[0].steps, 20);
+    }
+
+    #[test]
+    fn a_reloaded_model_keeps_its_rows_and_grows_new_ones() {
+        use crate::text::bpe::Vocab;
+        let dico = |n: usize| {
+            let entries = (0..n).map(|i| (format!("w{i}"), 1000 - i as u64)).collect();
+            Dictionary::from_vocab(&Vocab { entries }).unwrap()
+        };
+        let (old_dico, new_dico) = (dico(26), dico(30));
+        let old =
+            named_parameters(&initial_model::<Ad>(&init(), 1, false, &Default::default()).unwrap());
+        let mut i = init();
+        i.config.n_words = new_dico.len();
+        i.reload = Some(Reload {
+            tensors: old.clone(),
+            old_dico: old_dico.clone(),
+            new_dico,
+            new_rows: NewRows::Normal,
+        });
+        let grown =
+            named_parameters(&initial_model::<Ad>(&i, 2, false, &Default::default()).unwrap());
+        let (n_old, dim) = (old_dico.len(), 16);
+        let emb = &grown["embeddings.weight"].values;
+        assert_eq!(emb[..n_old * dim], old["embeddings.weight"].values[..]);
+        assert_eq!(grown["embeddings.weight"].shape, [n_old + 4, dim]);
+        let bias = &grown["pred_bias"].values;
+        assert_eq!(bias[..n_old], old["pred_bias"].values[..]);
+        assert!(bias[n_old..].iter().all(|&b| b == 0.0));
+        assert_eq!(
+            grown["layers.0.ffn.lin1.weight"],
+            old["layers.0.ffn.lin1.weight"]
+        );
+    }
+
     #[test]
     fn checkpoint_round_trip() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("m.safetensors");
-        let a = initial_model::<Cpu>(&init(), 1, false, &Default::default());
+        let a = initial_model::<Cpu>(&init(), 1, false, &Default::default()).unwrap();
         checkpoint::save_module(&a, &path, HashMap::new()).unwrap();
-        let b = initial_model::<Cpu>(&init(), 2, false, &Default::default());
+        let b = initial_model::<Cpu>(&init(), 2, false, &Default::default()).unwrap();
         assert_ne!(named_parameters(&a), named_parameters(&b));
         let b = checkpoint::load_module(b, &path).unwrap();
         assert_eq!(named_parameters(&a), named_parameters(&b));

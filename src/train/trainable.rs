@@ -44,7 +44,11 @@ pub fn apply<B: Backend, M: Module<B>>(module: M, patterns: &[String]) -> (M, Ve
             if !train {
                 self.frozen.push(name);
             }
-            param.set_require_grad(train)
+            // On the materialised tensor: a lazily initialised parameter keeps the flag only
+            // in its initialiser, which Burn 0.21 does not carry through every path (measured:
+            // lazy linears still received gradients).
+            let (id, tensor, mapper) = param.consume();
+            Param::from_mapped_value(id, tensor.set_require_grad(train), mapper)
         }
     }
     let mut f = Filter {
