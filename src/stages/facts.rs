@@ -116,7 +116,7 @@ pub fn check_dim(inputs: &InputFacts, slot: &str, dim: usize, param: &str) -> Op
         index: 0,
         param: Some(param.to_owned()),
         message: format!(
-            "`{}` holds {have}-dimensional vectors but `{param}` is {dim}",
+            "`{}` is {have}-dimensional but `{param}` is {dim}",
             i.source
         ),
     })
@@ -131,7 +131,7 @@ pub fn check_same_dim(inputs: &InputFacts, a: &str, b: &str) -> Option<Mismatch>
         index: 0,
         param: None,
         message: format!(
-            "`{}` holds {dy}-dimensional vectors but `{}` holds {dx}-dimensional ones",
+            "`{}` is {dy}-dimensional but `{}` is {dx}-dimensional",
             y.source, x.source
         ),
     })

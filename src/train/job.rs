@@ -504,11 +504,14 @@ pub fn run(
                 })
                 .count();
             on_event(TrainEvent::Log(format!(
-                "reload: {} of {} dictionary entries from {}, {new_words} new ({:?} init)",
+                "reload: {} of {} dictionary entries from {}, {new_words} new ({})",
                 dico.len() - new_words,
                 dico.len(),
                 path.display(),
-                p.new_rows
+                match p.new_rows {
+                    NewRows::Normal => "N(0, dim^-0.5)",
+                    NewRows::Relm => "near zero, as the RE-LM code",
+                }
             )));
             Some(Reload {
                 tensors,

@@ -11,6 +11,7 @@ mod gc;
 mod mlm;
 mod quickstart;
 mod recipes;
+mod relm;
 mod stage_errors;
 mod stages;
 mod unmt;
