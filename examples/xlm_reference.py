@@ -137,8 +137,24 @@ class TransformerFFN(nn.Module):
         return F.dropout(x, p=self.dropout, training=self.training)
 
 
+class Adapter(nn.Module):
+    """RE-LM's bottleneck adapter (relm_unmt `src/model/transformer.py`; spec §5):
+    `Linear(dim, size) -> ReLU -> Linear(size, dim)`, PyTorch's default init, as a residual."""
+
+    def __init__(self, dim, size):
+        super().__init__()
+        self.lin1 = nn.Linear(dim, size)
+        self.lin2 = nn.Linear(size, dim)
+
+    def forward(self, x):
+        return x + self.lin2(F.relu(self.lin1(x)))
+
+
 class TransformerModel(nn.Module):
-    """XLM's `TransformerModel` with `share_inout_emb` (the paper's setting)."""
+    """XLM's `TransformerModel` with `share_inout_emb` (the paper's setting), and RE-LM's
+    adapters when `cfg["adapter_size"]` is set: one on the dropped-out self-attention output
+    before its residual, one on the FFN output before its residual (none on the decoder's
+    encoder attention); decoder layers have their own."""
 
     def __init__(self, cfg, is_decoder=False):
         super().__init__()
@@ -160,6 +176,14 @@ class TransformerModel(nn.Module):
         if is_decoder:
             self.layer_norm15 = nn.ModuleList()
             self.encoder_attn = nn.ModuleList()
+        self.adapter_size = cfg.get("adapter_size")
+        if self.adapter_size:
+            self.adapters1 = nn.ModuleList(
+                Adapter(self.dim, self.adapter_size) for _ in range(self.n_layers)
+            )
+            self.adapters2 = nn.ModuleList(
+                Adapter(self.dim, self.adapter_size) for _ in range(self.n_layers)
+            )
         for _ in range(self.n_layers):
             self.attentions.append(MultiHeadAttention(self.n_heads, self.dim, self.attention_dropout))
             self.layer_norm1.append(nn.LayerNorm(self.dim, eps=LAYER_NORM_EPS))
@@ -203,12 +227,17 @@ class TransformerModel(nn.Module):
         for i in range(self.n_layers):
             attn = self.attentions[i](tensor, attn_mask, cache=cache)
             attn = F.dropout(attn, p=self.dropout, training=self.training)
+            if self.adapter_size:
+                attn = self.adapters1[i](attn)
             tensor = self.layer_norm1[i](tensor + attn)
             if self.is_decoder and src_enc is not None:
                 attn = self.encoder_attn[i](tensor, src_mask, kv=src_enc, cache=cache)
                 attn = F.dropout(attn, p=self.dropout, training=self.training)
                 tensor = self.layer_norm15[i](tensor + attn)
-            tensor = self.layer_norm2[i](tensor + self.ffns[i](tensor))
+            ffn = self.ffns[i](tensor)
+            if self.adapter_size:
+                ffn = self.adapters2[i](ffn)
+            tensor = self.layer_norm2[i](tensor + ffn)
             tensor = tensor * mask.unsqueeze(-1).to(tensor.dtype)
         if cache is not None:
             cache["slen"] += tensor.size(1)
@@ -274,6 +303,8 @@ def xlm_name(unmt_name):
         "layer_norm1": "layer_norm1",
         "layer_norm2": "layer_norm2",
         "ffn": "ffns",
+        "adapter_attn": "adapters1",
+        "adapter_ffn": "adapters2",
     }
     if rest[0] == "cross":
         head = "encoder_attn" if rest[1] == "attention" else "layer_norm15"

@@ -33,6 +33,10 @@ pub struct TransformerConfig {
     pub max_positions: usize,
     /// `<pad>` id: its embedding row starts at zero and padded positions are zeroed.
     pub pad_index: usize,
+    /// RE-LM adapters (bottleneck size; the paper: 256) in every layer, after the
+    /// self-attention and after the FFN. Absent from the JSON of models without them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adapter_size: Option<usize>,
 }
 
 impl TransformerConfig {
@@ -61,6 +65,7 @@ impl TransformerConfig {
             gelu_activation: true,
             max_positions: 512,
             pad_index: crate::text::dictionary::PAD_INDEX as usize,
+            adapter_size: None,
         }
     }
 
@@ -74,6 +79,9 @@ impl TransformerConfig {
         }
         if self.n_words <= self.pad_index {
             return Err(format!("n_words ({}) must exceed pad_index", self.n_words));
+        }
+        if self.adapter_size == Some(0) {
+            return Err("adapter_size must be positive".to_owned());
         }
         if self.n_langs == 0 || self.max_positions == 0 || self.hidden_dim == 0 {
             return Err("n_langs, max_positions and hidden_dim must be positive".to_owned());
@@ -100,7 +108,10 @@ impl TransformerConfig {
                 0
             }
             + 2 * d;
-        let layer = 4 * (d * d + d) + 2 * d + (d * h + h) + (h * d + d) + 2 * d;
+        let adapters = self
+            .adapter_size
+            .map_or(0, |a| 2 * ((d * a + a) + (a * d + d)));
+        let layer = 4 * (d * d + d) + 2 * d + (d * h + h) + (h * d + d) + 2 * d + adapters;
         emb + self.n_layers * layer + v
     }
 }

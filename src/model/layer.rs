@@ -69,6 +69,31 @@ impl<B: Backend> FeedForward<B> {
     }
 }
 
+/// RE-LM's bottleneck adapter (relm_unmt `src/model/transformer.py`, `Adapter`):
+/// `lin2(relu(lin1(x)))` with PyTorch's `nn.Linear` initialisation, added to its input
+/// (`x + A(x)`).
+#[derive(Module, Debug)]
+pub struct Adapter<B: Backend> {
+    /// `dim -> size`.
+    pub lin1: Linear<B>,
+    /// `size -> dim`.
+    pub lin2: Linear<B>,
+}
+
+impl<B: Backend> Adapter<B> {
+    fn new(dim: usize, size: usize, device: &B::Device) -> Self {
+        Self {
+            lin1: LinearConfig::new(dim, size).init(device),
+            lin2: LinearConfig::new(size, dim).init(device),
+        }
+    }
+
+    /// `x + lin2(relu(lin1(x)))`.
+    pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
+        x.clone() + self.lin2.forward(relu(self.lin1.forward(x)))
+    }
+}
+
 /// The decoder's encoder-attention block; absent in encoder layers.
 #[derive(Module, Debug)]
 pub struct CrossAttention<B: Backend> {
@@ -89,6 +114,8 @@ pub struct TransformerLayerConfig {
     pub dropout: f64,
     /// Whether the layer attends to encoder [`Memory`] (a decoder layer).
     pub cross_attention: bool,
+    /// RE-LM adapters of this bottleneck size after the self-attention and the FFN.
+    pub adapter_size: Option<usize>,
 }
 
 impl TransformerConfig {
@@ -109,6 +136,7 @@ impl TransformerConfig {
             },
             dropout: self.dropout,
             cross_attention,
+            adapter_size: self.adapter_size,
         }
     }
 }
@@ -127,6 +155,8 @@ impl TransformerLayerConfig {
             }),
             ffn: self.ffn.init(device),
             layer_norm2: layer_norm(dim, device),
+            adapter_attn: self.adapter_size.map(|n| Adapter::new(dim, n, device)),
+            adapter_ffn: self.adapter_size.map(|n| Adapter::new(dim, n, device)),
             dropout: DropoutConfig::new(self.dropout).init(),
         }
     }
@@ -169,6 +199,10 @@ pub struct TransformerLayer<B: Backend> {
     pub ffn: FeedForward<B>,
     /// LayerNorm after the FFN residual (XLM `layer_norm2`).
     pub layer_norm2: LayerNorm<B>,
+    /// RE-LM adapter on the (dropped-out) self-attention output, before its residual.
+    pub adapter_attn: Option<Adapter<B>>,
+    /// RE-LM adapter on the FFN output, before its residual.
+    pub adapter_ffn: Option<Adapter<B>>,
     dropout: Dropout,
 }
 
@@ -234,22 +268,28 @@ impl<B: Backend> TransformerLayer<B> {
     }
 
     /// XLM's sub-layer sequence, with the two attention calls supplied by the caller (whole
-    /// sequence or cached): self-attention, dropout, residual, LayerNorm; cross-attention
-    /// (when the layer has it and `cross_attend` is given), dropout, residual, LayerNorm; FFN,
-    /// residual, LayerNorm.
+    /// sequence or cached): self-attention, dropout, (adapter,) residual, LayerNorm;
+    /// cross-attention (when the layer has it and `cross_attend` is given), dropout, residual,
+    /// LayerNorm (no adapter, as RE-LM); FFN, (adapter,) residual, LayerNorm.
     fn sublayers(
         &self,
         x: Tensor<B, 3>,
         self_attend: impl FnOnce(&MultiHeadAttention<B>, Tensor<B, 3>) -> Tensor<B, 3>,
         cross_attend: Option<impl FnOnce(&MultiHeadAttention<B>, Tensor<B, 3>) -> Tensor<B, 3>>,
     ) -> Tensor<B, 3> {
-        let a = self_attend(&self.attention, x.clone());
-        let mut h = self.layer_norm1.forward(x + self.dropout.forward(a));
+        let adapt = |adapter: &Option<Adapter<B>>, t: Tensor<B, 3>| match adapter {
+            Some(a) => a.forward(t),
+            None => t,
+        };
+        let a = self
+            .dropout
+            .forward(self_attend(&self.attention, x.clone()));
+        let mut h = self.layer_norm1.forward(x + adapt(&self.adapter_attn, a));
         if let (Some(cross), Some(attend)) = (&self.cross, cross_attend) {
             let c = attend(&cross.attention, h.clone());
             h = cross.layer_norm.forward(h + self.dropout.forward(c));
         }
-        let f = self.ffn.forward(h.clone());
+        let f = adapt(&self.adapter_ffn, self.ffn.forward(h.clone()));
         self.layer_norm2.forward(h + f)
     }
 }

@@ -552,3 +552,50 @@ fn causal_forward_ignores_later_tokens_and_sees_earlier_ones() {
         "position 1 ignored position 0"
     );
 }
+
+/// RE-LM adapters are residual: with their output layer at zero the model computes exactly
+/// what it computes without them; otherwise they change the output. The parameter count
+/// includes them.
+#[test]
+fn adapters_are_residual_bottlenecks_after_attention_and_ffn() {
+    let (c, plain) = tiny_model();
+    let mut ca = c.clone();
+    ca.adapter_size = Some(3);
+    let device = Default::default();
+    let adapted = ca.init::<Cpu>(&device);
+    let mut p = named_parameters(&adapted);
+    let total: usize = p.values().map(|t| t.values.len()).sum();
+    assert_eq!(total, ca.n_params());
+    assert!(
+        p.contains_key("layers.1.adapter_attn.lin1.weight"),
+        "{:?}",
+        p.keys()
+    );
+    assert!(p.contains_key("layers.0.adapter_ffn.lin2.bias"));
+    let shared = named_parameters(&plain);
+    for (name, t) in &shared {
+        p.insert(name.clone(), t.clone());
+    }
+    let batch = Batch {
+        tokens: ints(&[1, 20, 21, 22, 1, 1, 30, 1, 2, 2], [2, 5]),
+        langs: Some(ints(&[0, 0, 0, 0, 0, 1, 1, 1, 1, 1], [2, 5])),
+        padding: None,
+    };
+    let run = |m: &Transformer<Cpu>| {
+        m.forward(TransformerInput::encoder(&batch))
+            .into_data()
+            .to_vec::<f32>()
+            .unwrap()
+    };
+    let want = run(&plain);
+    let mut zeroed = p.clone();
+    for (name, t) in zeroed.iter_mut() {
+        if name.contains(".adapter_") && name.contains(".lin2.") {
+            t.values.fill(0.0);
+        }
+    }
+    let identity = super::checkpoint::load_parameters(ca.init::<Cpu>(&device), &zeroed).unwrap();
+    assert_eq!(run(&identity), want);
+    let active = super::checkpoint::load_parameters(ca.init::<Cpu>(&device), &p).unwrap();
+    assert_ne!(run(&active), want);
+}

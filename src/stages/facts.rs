@@ -178,7 +178,7 @@ mod tests {
         let m = check_dim(&inputs, "vectors", 64, "dim").expect("mismatch");
         assert_eq!(
             m.message,
-            "`v` holds 300-dimensional vectors but `dim` is 64"
+            "`v` is 300-dimensional but `dim` is 64"
         );
     }
 }

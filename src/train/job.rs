@@ -99,6 +99,11 @@ pub struct MlmParams {
     /// LayerNorm). `freeze_embeddings` removes the token embeddings from the set. Default:
     /// `["all"]`.
     pub trainable: Vec<String>,
+    /// RE-LM adapters of this bottleneck size in every layer (after the self-attention and
+    /// after the FFN; the paper: 256), 0 for none. Adapter fine-tuning also sets
+    /// `trainable = ["adapters"]`; a `reload`ed model without adapters gets fresh ones.
+    /// Default: 0.
+    pub adapters: usize,
     /// How the rows of tokens new to a `reload`ed model start: `"normal"` (`N(0, dim^-0.5)`,
     /// as the RE-LM paper describes) or `"relm"` (near zero, `U(-1/dim, 1/dim)`, what the
     /// public RE-LM code ends up with). New output biases start at 0. Default: `"normal"`.
@@ -135,6 +140,7 @@ impl Default for MlmParams {
             seed: 0,
             eval_batch: 32,
             trainable: vec!["all".into()],
+            adapters: 0,
             new_rows: NewRows::Normal,
             train_langs: None,
         }
@@ -456,6 +462,7 @@ pub fn run(
     config.dropout = p.dropout;
     config.attention_dropout = p.attention_dropout;
     config.gelu_activation = p.gelu_activation;
+    config.adapter_size = (p.adapters > 0).then_some(p.adapters);
     config
         .validate()
         .map_err(|reason| JobError::Model { reason })?;

@@ -680,6 +680,34 @@ mod tests {
     }
 
     #[test]
+    fn adapter_fine_tuning_trains_adapters_embeddings_and_output_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = settings();
+        s.max_epochs = 1;
+        let mut i = init();
+        i.config.adapter_size = Some(4);
+        i.trainable = trainable::expand(&["adapters".to_owned()]);
+        let before =
+            named_parameters(&initial_model::<Ad>(&i, s.seed, false, &Default::default()).unwrap());
+        let after = params(&run(&s, &i, dir.path(), None).last);
+        let changed: Vec<&String> = before
+            .keys()
+            .filter(|k| after.get(*k) != before.get(*k))
+            .collect();
+        for k in before.keys() {
+            let trains = k.contains(".adapter_")
+                || [
+                    "embeddings.weight",
+                    "position_embeddings.weight",
+                    "pred_bias",
+                ]
+                .contains(&k.as_str())
+                || k.starts_with("layer_norm_emb.");
+            assert_eq!(changed.contains(&k), trains, "{k}: changed {changed:?}");
+        }
+    }
+
+    #[test]
     fn an_evaluated_only_language_is_scored_but_not_trained() {
         let dir = tempfile::tempdir().unwrap();
         let mut s = settings();

@@ -30,7 +30,15 @@ max_epochs = 1
 epoch_size = 320
 max_epochs = 1
 
+[nodes.mlm_adapters.params]
+epoch_size = 320
+max_epochs = 1
+
 [nodes.unmt.params]
+epoch_size = 200
+max_epochs = 1
+
+[nodes.unmt_adapters.params]
 epoch_size = 200
 max_epochs = 1
 
@@ -41,7 +49,13 @@ epoch = 1
         ),
     );
     let s = env.run("r.toml", &["-j", "2"], 0);
-    for n in ["mlm_hmr", "vocab_ext", "mlm", "mlm[mlm.init=aligned]", "unmt"] {
+    for n in [
+        "mlm_hmr",
+        "vocab_ext",
+        "mlm",
+        "mlm[mlm.init=aligned]",
+        "unmt",
+    ] {
         assert!(s.executed.iter().any(|x| x == n), "{n}: {s:?}");
     }
     let ext = show(&env, "vocab_ext");
@@ -57,9 +71,20 @@ epoch = 1
         .as_f64()
         .expect("entries");
     let coverage = a["init_coverage"].as_f64().expect("coverage");
-    assert!(coverage > 0.0 && coverage <= (new + 14.0) / (total + 14.0), "{a}");
-    let u = &show(&env, "unmt")["metrics"];
-    assert!(u["valid_mk-en_mt_bleu"].as_f64().is_some(), "{u}");
+    assert!(
+        coverage > 0.0 && coverage <= (new + 14.0) / (total + 14.0),
+        "{a}"
+    );
+    for node in ["unmt", "unmt_adapters"] {
+        let u = &show(&env, node)["metrics"];
+        assert!(u["valid_mk-en_mt_bleu"].as_f64().is_some(), "{node}: {u}");
+    }
+    // Adapter fine-tuning adds 2 adapters per layer to the English model's parameters.
+    let (plain, adapted) = (
+        show(&env, "mlm")["metrics"]["n_params"].as_f64().expect("n_params"),
+        show(&env, "mlm_adapters")["metrics"]["n_params"].as_f64().expect("n_params"),
+    );
+    assert_eq!(adapted - plain, (2 * 2 * (64 * 16 + 16 + 16 * 64 + 64)) as f64);
 }
 
 #[test]
@@ -74,7 +99,10 @@ fn fine_tuning_needs_the_pretrained_models_architecture() {
     );
     let out = env.unmt(&["check", "r.toml"]);
     assert_eq!(out.status.code(), Some(2));
-    let err = stderr(&out).split_whitespace().collect::<Vec<_>>().join(" ");
+    let err = stderr(&out)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
     assert!(
         err.contains("`mlm_hmr.best` is 64-dimensional but `dim` is 32"),
         "{err}"

@@ -8,7 +8,8 @@ Both start from the same weights (unmt's XLM initialisation, copied across by na
 Env: XLM_PARITY_DUMP (the example binary; default: beside $UNMT, else
      target/debug/examples/xlm_parity_dump).
 
-Checks, for two configurations (2 languages + GELU + 4 heads; 1 language + ReLU + 3 heads):
+Checks, for three configurations (2 languages + GELU + 4 heads; the same with RE-LM's
+adapters; 1 language + ReLU + 3 heads):
  (a) a padded forward pass: hidden states at real positions and the tied-output scores;
      padded positions must be exactly zero;
  (b) the MLM loss, every parameter's gradient and the global gradient norm;
@@ -44,6 +45,11 @@ CONFIGS = {
     "2 langs, gelu, 4 heads, 2 layers": dict(
         n_words=61, n_langs=2, dim=32, n_layers=2, n_heads=4, hidden_dim=128, dropout=0.0,
         attention_dropout=0.0, gelu_activation=True, max_positions=512, pad_index=PAD_INDEX,
+    ),
+    "2 langs, gelu, RE-LM adapters of 8, 2 layers": dict(
+        n_words=53, n_langs=2, dim=16, n_layers=2, n_heads=2, hidden_dim=64, dropout=0.0,
+        attention_dropout=0.0, gelu_activation=True, max_positions=64, pad_index=PAD_INDEX,
+        adapter_size=8,
     ),
     "1 lang, relu, 3 heads, 1 layer": dict(
         n_words=47, n_langs=1, dim=24, n_layers=1, n_heads=3, hidden_dim=96, dropout=0.0,
