@@ -1,6 +1,7 @@
 //! `unmt gc [RECIPES..] [--keep-last N] [--dry-run]`: delete cached results no current plan
 //! reaches, and corrupt objects.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use crate::cache::{self, Cache, NodeKey};
@@ -10,9 +11,11 @@ use crate::plan;
 /// Keeps what [`plan::reachable`] finds for every plan of the recipes (with `keep_last`, also
 /// each node name's most recent earlier results), deletes the rest and every corrupt object.
 ///
-/// Without recipe arguments the recipes are every `recipes/**/*.toml`; one of them that does
-/// not load stops `gc` before it deletes anything, since skipping it would delete its
-/// results: the error names it, after a note saying why `gc` stops.
+/// Without recipe arguments the recipes are every `recipes/**/*.toml`. One of them that does
+/// not load (its data not there yet, as for `recipes/paper/`, or a file moved since it ran)
+/// cannot say which keys it needs: `gc` warns and keeps every result that recipe's own runs
+/// last used (its refs), so nothing it ran is lost. A recipe named on the command line must
+/// load.
 pub fn run(
     cache_dir: &Path,
     recipes: Vec<PathBuf>,
@@ -26,26 +29,33 @@ pub fn run(
         recipes
     };
     let mut graphs = Vec::new();
+    let mut unloadable = BTreeSet::new();
     for path in &recipes {
         let built = crate::recipe::load(path).and_then(|r| crate::graph::build_all_plans(&r));
         match built {
             Ok(g) => graphs.extend(g),
-            Err(e) => {
-                if default_set {
-                    eprintln!(
-                        "note: `{}` is in gc's default recipe set (`recipes/**/*.toml`) and does \
-                         not load, so gc cannot tell which results it needs and deletes nothing; \
-                         fix or move it, or name the recipes to keep: `unmt gc RECIPE..`",
-                        path.display()
-                    );
-                }
-                return Err(e.into());
+            Err(e) if default_set => {
+                eprintln!(
+                    "warning: `{}` does not load (`unmt check` says why): gc keeps every result \
+                     its last runs used",
+                    path.display()
+                );
+                drop(e);
+                unloadable.insert(crate::graph::recipe_scope(path));
             }
+            Err(e) => return Err(e.into()),
         }
     }
     let mut cache = Cache::open(cache_dir)?;
     let report = cache::gc(&mut cache, keep_last, dry_run, |c| {
-        plan::reachable(&graphs, c)
+        let mut keep = plan::reachable(&graphs, c)?;
+        keep.extend(
+            c.recipe_refs()?
+                .into_iter()
+                .filter(|r| r.scope.as_ref().is_some_and(|s| unloadable.contains(s)))
+                .map(|r| r.key),
+        );
+        Ok(keep)
     })?;
     let _ = cache.hasher().save();
     let verb = if dry_run { "would delete" } else { "deleted" };

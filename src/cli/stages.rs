@@ -24,7 +24,12 @@ fn describe(s: &dyn DynStage) -> serde_json::Value {
             let (ty, doc) = s.param_doc(f).unwrap_or(("", ""));
             (
                 f.to_string(),
-                serde_json::json!({"type": ty, "default": default, "doc": doc}),
+                serde_json::json!({
+                    "type": ty,
+                    "default": default,
+                    "required": resolved.is_none(),
+                    "doc": doc
+                }),
             )
         })
         .collect();
@@ -116,9 +121,10 @@ pub fn run(kind: Option<&str>, json: bool) -> Result<i32, Error> {
             println!("  params:");
             for (k, v) in params {
                 let ty = v["type"].as_str().unwrap_or("");
-                match &v["default"] {
-                    serde_json::Value::Null => println!("    {k}: {ty} (required)"),
-                    default => println!("    {k}: {ty} = {default}"),
+                match (&v["default"], v["required"].as_bool()) {
+                    (_, Some(true)) => println!("    {k}: {ty} (required)"),
+                    (serde_json::Value::Null, _) => println!("    {k}: {ty} = none"),
+                    (default, _) => println!("    {k}: {ty} = {default}"),
                 }
                 if let Some(doc) = v["doc"].as_str().filter(|d| !d.is_empty()) {
                     println!("        {doc}");

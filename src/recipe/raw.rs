@@ -77,8 +77,18 @@ pub struct RawPlan {
 pub struct RawFileInput {
     /// The name used in references (`files.NAME`).
     pub name: Spanned<String>,
-    /// The resolved path; the span is that of the string in the recipe.
+    /// The path as written (variables expanded later); the span is that of the string.
     pub path: Spanned<PathBuf>,
+    /// The directory of the file that declares it, which a relative path is relative to
+    /// (joined after variables are expanded, so `${data}` may hold an absolute path).
+    pub dir: PathBuf,
+}
+
+impl RawFileInput {
+    /// The path to read: relative paths against the declaring file's directory.
+    pub fn resolved(&self) -> PathBuf {
+        self.dir.join(self.path.get_ref())
+    }
 }
 
 /// One recipe file after the first pass (or several, merged along `extends`).
@@ -130,7 +140,8 @@ pub fn walk(
                     if let Some(p) = string(path, "a file path", errors) {
                         raw.files.push(RawFileInput {
                             name: owned_key(name),
-                            path: Spanned::new(p.span(), dir.join(p.get_ref())),
+                            path: Spanned::new(p.span(), PathBuf::from(p.get_ref())),
+                            dir: dir.to_path_buf(),
                         });
                     }
                 }

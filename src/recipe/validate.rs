@@ -146,7 +146,8 @@ pub fn validate(
     let mut errors = Vec::new();
     let mut files = BTreeMap::new();
     for f in &raw.files {
-        let p = f.path.get_ref();
+        let resolved = f.resolved();
+        let p = &resolved;
         if !p.is_file() {
             errors.push(
                 RecipeError::at(

@@ -176,9 +176,6 @@ mod tests {
         assert_eq!(m[0].message, "`b` holds `mk` text but `langs[1]` is `sq`");
         assert!(check_dim(&inputs, "vectors", 300, "dim").is_none());
         let m = check_dim(&inputs, "vectors", 64, "dim").expect("mismatch");
-        assert_eq!(
-            m.message,
-            "`v` is 300-dimensional but `dim` is 64"
-        );
+        assert_eq!(m.message, "`v` is 300-dimensional but `dim` is 64");
     }
 }

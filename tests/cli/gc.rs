@@ -190,35 +190,36 @@ fn gc_removes_corrupt_objects_and_exits_zero() {
 }
 
 #[test]
-fn gc_refuses_when_a_default_set_recipe_does_not_load() {
+fn gc_keeps_what_a_default_set_recipe_that_does_not_load_last_used() {
     let env = env();
     env.write("recipes/r.toml", &recipe(1, 5));
     env.run("recipes/r.toml", &[], 0);
     env.write("recipes/r.toml", &recipe(1, 10));
     env.run("recipes/r.toml", &[], 0);
-    // Not a recipe: skipping it would delete whatever results it stands for.
+    // Not a recipe, and never run: nothing of it to keep.
     env.write("recipes/notes/todo.toml", "title = \"ideas\"\n");
-    let objects = env.objects();
-    assert_eq!(objects.len(), 4);
-
-    for args in [&["gc"][..], &["gc", "--dry-run"]] {
-        let out = env.unmt(args);
-        assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
-        let err = stderr(&out);
-        assert!(err.contains("recipes/notes/todo.toml"), "{err}");
-        assert!(err.contains("deletes nothing"), "{err}");
-        assert_eq!(env.objects(), objects);
-    }
-    // Named recipes are all gc reads.
-    let out = ok(&env, &["gc", "recipes/r.toml"]);
-    assert!(out.starts_with("deleted 2 objects"), "{out}");
-    // A named recipe that does not load is an error too, without the default-set note.
-    let out = env.unmt(&["gc", "recipes/notes/todo.toml"]);
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(env.objects().len(), 4);
+    let out = env.unmt(&["gc", "--dry-run"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(
-        !stderr(&out).contains("default recipe set"),
+        stderr(&out).contains("recipes/notes/todo.toml"),
         "{}",
         stderr(&out)
     );
+    assert!(
+        stdout(&out).starts_with("would delete 2 objects"),
+        "{}",
+        stdout(&out)
+    );
+    // A recipe that ran and then stopped loading (its input moved away) keeps its results.
+    let text = std::fs::read_to_string(env.path("recipes/r.toml")).expect("read");
+    env.write("recipes/r.toml", &text.replace("text.txt", "text.moved"));
+    let out = env.unmt(&["gc"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains("recipes/r.toml"), "{}", stderr(&out));
+    assert_eq!(env.objects().len(), 2, "{}", stdout(&out));
+    // A named recipe that does not load is an error.
+    let out = env.unmt(&["gc", "recipes/notes/todo.toml"]);
+    assert_eq!(out.status.code(), Some(2));
     assert_eq!(env.objects().len(), 2);
 }

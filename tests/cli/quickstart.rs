@@ -307,3 +307,47 @@ fn two_language_pairs_in_one_plan_share_the_english_side() {
         assert_ne!(alt, key(&rows, node));
     }
 }
+
+/// The paper's recipes check on stand-in files with the documented names (their data is
+/// the user's), and plan every model of Tables 1-4 and 7 in one graph.
+#[test]
+fn the_paper_recipes_check_and_plan_every_method() {
+    let env = Env::new();
+    for f in [
+        "mono.en", "mono.mk", "mono.sq", "valid.en", "valid.mk", "valid.sq", "test.en",
+        "test.mk", "test.sq",
+    ] {
+        env.write(&format!("data/{f}"), "a b\n");
+    }
+    env.write("data/dict.en-mk.0-5000.txt", "a b\n")
+        .write("data/dict.en-sq.0-5000.txt", "a b\n");
+    let data = format!("vars.data={}", env.path("data").display());
+    for pair in ["en-mk", "en-sq"] {
+        let recipe = repo(&format!("recipes/paper/{pair}.toml"));
+        let out = env.unmt(&["check", &recipe, "--set", &data]);
+        assert_eq!(out.status.code(), Some(0), "{pair}: {}", crate::common::stderr(&out));
+        let out = env.unmt(&["plan", &recipe, "--set", &data, "--json"]);
+        let rows: Vec<serde_json::Value> = serde_json::from_str(&stdout(&out)).expect("json");
+        let names: Vec<&str> = rows.iter().filter_map(|r| r["node"].as_str()).collect();
+        for model in [
+            "xlm",
+            "lex",
+            "lex_frozen",
+            "joint",
+            "relm",
+            "lex_relm",
+            "relm_adapters",
+        ] {
+            for node in [
+                format!("mlm_{model}"),
+                format!("bli_{model}"),
+                format!("unmt_{model}"),
+                format!("test_{model}_lmr_en"),
+                format!("test_{model}_en_lmr"),
+            ] {
+                assert!(names.contains(&node.as_str()), "{pair}: {node}");
+            }
+        }
+        assert_eq!(names.iter().filter(|n| **n == "tok_en").count(), 1);
+    }
+}

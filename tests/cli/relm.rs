@@ -81,10 +81,17 @@ epoch = 1
     }
     // Adapter fine-tuning adds 2 adapters per layer to the English model's parameters.
     let (plain, adapted) = (
-        show(&env, "mlm")["metrics"]["n_params"].as_f64().expect("n_params"),
-        show(&env, "mlm_adapters")["metrics"]["n_params"].as_f64().expect("n_params"),
+        show(&env, "mlm")["metrics"]["n_params"]
+            .as_f64()
+            .expect("n_params"),
+        show(&env, "mlm_adapters")["metrics"]["n_params"]
+            .as_f64()
+            .expect("n_params"),
     );
-    assert_eq!(adapted - plain, (2 * 2 * (64 * 16 + 16 + 16 * 64 + 64)) as f64);
+    assert_eq!(
+        adapted - plain,
+        (2 * 2 * (64 * 16 + 16 + 16 * 64 + 64)) as f64
+    );
 }
 
 #[test]
