@@ -314,8 +314,8 @@ fn two_language_pairs_in_one_plan_share_the_english_side() {
 fn the_paper_recipes_check_and_plan_every_method() {
     let env = Env::new();
     for f in [
-        "mono.en", "mono.mk", "mono.sq", "valid.en", "valid.mk", "valid.sq", "test.en",
-        "test.mk", "test.sq",
+        "mono.en", "mono.mk", "mono.sq", "valid.en", "valid.mk", "valid.sq", "test.en", "test.mk",
+        "test.sq",
     ] {
         env.write(&format!("data/{f}"), "a b\n");
     }
@@ -325,7 +325,12 @@ fn the_paper_recipes_check_and_plan_every_method() {
     for pair in ["en-mk", "en-sq"] {
         let recipe = repo(&format!("recipes/paper/{pair}.toml"));
         let out = env.unmt(&["check", &recipe, "--set", &data]);
-        assert_eq!(out.status.code(), Some(0), "{pair}: {}", crate::common::stderr(&out));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{pair}: {}",
+            crate::common::stderr(&out)
+        );
         let out = env.unmt(&["plan", &recipe, "--set", &data, "--json"]);
         let rows: Vec<serde_json::Value> = serde_json::from_str(&stdout(&out)).expect("json");
         let names: Vec<&str> = rows.iter().filter_map(|r| r["node"].as_str()).collect();
