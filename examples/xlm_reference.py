@@ -248,6 +248,51 @@ class TransformerModel(nn.Module):
         return self.pred_proj(hidden)
 
 
+def dictionary_words(vocab_words):
+    """XLM's id order: `<s>`, `</s>`, `<pad>`, `<unk>`, `<special0>`..`<special9>`, then the
+    vocabulary file's words (xlm/data/dictionary.py)."""
+    return ["<s>", "</s>", "<pad>", "<unk>"] + [f"<special{i}>" for i in range(10)] + list(vocab_words)
+
+
+TOKEN_ROWS = ("embeddings.weight", "pred_bias")
+
+
+def relm_extend_vocab(old, old_words, new_words, fresh, new_rows="normal"):
+    """RE-LM's vocabulary extension (relm_unmt `src/model/__init__.py`, `modify_params`, then
+    the checkpoint reload; spec §1.3, §0 item 14), on unmt's tensor names.
+
+    `old`: the pretrained model's tensors; `fresh`: the new model's initialisation (its
+    `embeddings.weight` rows are XLM's N(0, dim^-0.5)); `*_words`: the dictionaries in id
+    order. A token the pretrained dictionary has keeps its pretrained row and output bias
+    (looked up by string); a new token keeps its fresh row (`new_rows="normal"`, the paper)
+    or, as the public code ends up (the tied output weight loaded last wins), a near-zero row
+    in (-1/dim, 1/dim) (`"relm"`: returned as NaN here, the caller checks the range, since the
+    draws are not ours); its output bias is 0. Every other tensor is copied when the shapes
+    agree and keeps its initialisation otherwise (language embeddings of a monolingual model,
+    adapters added for fine-tuning)."""
+    index = {w: i for i, w in enumerate(old_words)}
+    out = {}
+    for name, init in fresh.items():
+        if name not in old:
+            out[name] = init.clone()
+        elif name in TOKEN_ROWS:
+            grown = init.clone()
+            for i, w in enumerate(new_words):
+                j = index.get(w)
+                if j is not None:
+                    grown[i] = old[name][j]
+                elif name == "pred_bias":
+                    grown[i] = 0.0
+                elif new_rows == "relm":
+                    grown[i] = float("nan")
+            out[name] = grown
+        elif old[name].shape == init.shape:
+            out[name] = old[name].clone()
+        else:
+            out[name] = init.clone()
+    return out
+
+
 def mlm_loss(model, tokens, lang, positions, targets):
     """XLM `mlm_step`'s loss on a stream batch (no padding): mean cross-entropy at the flat
     positions `s * len + r`. XLM gathers them position-major; the mean is the same."""
