@@ -256,6 +256,7 @@ fn run_unmt<B: AutodiffBackend>(c: &Case, device: &B::Device) -> Measured {
         reload: None,
         aligned: None,
         trainable: vec!["*".into()],
+        row_masks: Vec::new(),
     };
     let dir = tempfile::tempdir().expect("tempdir");
     let files = RunFiles {

@@ -15,7 +15,7 @@ use super::device::{NoCuda, OnDevice, dispatch};
 use super::init::{AlignedRows, aligned_rows};
 use super::masking::MaskConfig;
 use super::mlm::{self, EpochReport, Language, MlmSettings, MlmValid, ModelInit, Reload};
-use super::optim::AdamConfig;
+use super::optim::{AdamConfig, RowMask};
 use super::reload::NewRows;
 use super::scaffold::{self, Outcome, RunFiles, TrainError, TrainEvent};
 use super::stream::Stream;
@@ -37,6 +37,17 @@ pub enum Init {
     Random,
     /// Rows copied from aligned static vectors (the lexically aligned MLM).
     Aligned,
+}
+
+/// Which token rows train.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum TrainRows {
+    /// Every row.
+    #[default]
+    All,
+    /// Only the rows of tokens new to the `reload`ed model.
+    New,
 }
 
 /// Parameters of MLM training. Defaults are the paper's (XLM commands in the lexical and
@@ -108,6 +119,10 @@ pub struct MlmParams {
     /// as the RE-LM paper describes) or `"relm"` (near zero, `U(-1/dim, 1/dim)`, what the
     /// public RE-LM code ends up with). New output biases start at 0. Default: `"normal"`.
     pub new_rows: NewRows,
+    /// Which token rows of the embedding (and output bias) train: `"all"`, or `"new"` (only
+    /// the tokens a `reload`ed model did not have; the pretrained rows stay as they were).
+    /// Default: `"all"`.
+    pub train_rows: TrainRows,
     /// The languages trained (XLM `--mlm_steps`); the others of `langs` are only validated
     /// (RE-LM's `--mlm_eval_steps en`), and `valid_mlm_ppl` is the mean over these. Default:
     /// every language of `langs`.
@@ -142,6 +157,7 @@ impl Default for MlmParams {
             trainable: vec!["all".into()],
             adapters: 0,
             new_rows: NewRows::Normal,
+            train_rows: TrainRows::All,
             train_langs: None,
         }
     }
@@ -369,6 +385,9 @@ pub enum JobError {
         /// What does not fit.
         reason: String,
     },
+    /// `train_rows = "new"` needs a pretrained model to tell which rows are new.
+    #[error("failed to train new rows only: `train_rows = \"new\"` needs a `reload` input")]
+    NewRowsWithoutReload,
     /// The pretrained model does not fit this one.
     #[error("failed to start from `{path}`: {reason}")]
     Reload {
@@ -579,11 +598,31 @@ pub fn run(
         train_langs: p.train_lang_ids(),
         eval_batch: p.eval_batch,
     };
+    let row_masks = match (p.train_rows, &reload) {
+        (TrainRows::All, _) => Vec::new(),
+        (TrainRows::New, None) => return Err(JobError::NewRowsWithoutReload),
+        (TrainRows::New, Some(r)) => {
+            let rows: Vec<bool> = (0..dico.len())
+                .map(|id| {
+                    dico.word(id as u32)
+                        .is_none_or(|w| r.old_dico.get(w).is_none())
+                })
+                .collect();
+            ["embeddings.weight", "pred_bias"]
+                .into_iter()
+                .map(|param| RowMask {
+                    param: param.to_owned(),
+                    rows: rows.clone(),
+                })
+                .collect()
+        }
+    };
     let init = ModelInit {
         config: config.clone(),
         reload,
         aligned,
         trainable: trainable::expand(&p.trainable),
+        row_masks,
     };
     // The node key already pins parameters and inputs; the fingerprint protects one-off
     // `train-mlm` runs that reuse an output directory with other settings.

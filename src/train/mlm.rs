@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 
 use super::init::{AlignedRows, overwrite_embedding_rows};
 use super::masking::{MaskConfig, Masked, mask_eval, mask_train};
-use super::optim::AdamConfig;
+use super::optim::{AdamConfig, RowMask};
 use super::reload::{self, NewRows};
 use super::scaffold::{
     self, Counters, Criterion, Direction, LrSchedule, Objective, Outcome, RunFiles,
@@ -129,6 +129,8 @@ pub struct ModelInit {
     pub aligned: Option<AlignedRows>,
     /// Patterns of the parameters that train ([`trainable`]).
     pub trainable: Vec<String>,
+    /// Parameters of which only some rows train (RE-LM's new rows only).
+    pub row_masks: Vec<RowMask>,
 }
 
 /// A pretrained masked LM and the dictionaries its rows move between ([`reload::grow`]).
@@ -318,6 +320,7 @@ pub fn train<B: AutodiffBackend>(
         clip_grad_norm: settings.clip_grad_norm,
         adam: settings.adam,
         lr: LrSchedule::Constant,
+        row_masks: init.row_masks.clone(),
     };
     let fresh = initial_model::<B>(init, settings.seed, settings.freeze_embeddings, device)?;
     let mut objective = MlmObjective {
@@ -530,6 +533,7 @@ mod tests {
             reload: None,
             aligned: None,
             trainable: vec!["*".into()],
+            row_masks: Vec::new(),
         }
     }
 
@@ -705,6 +709,36 @@ mod tests {
                 || k.starts_with("layer_norm_emb.");
             assert_eq!(changed.contains(&k), trains, "{k}: changed {changed:?}");
         }
+    }
+
+    #[test]
+    fn masked_rows_stay_as_they_are_and_the_others_train() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = settings();
+        s.max_epochs = 1;
+        let mut i = init();
+        // Rows 0..30 frozen (the "pretrained" tokens), 30..40 train.
+        let rows: Vec<bool> = (0..40).map(|r| r >= 30).collect();
+        i.row_masks = ["embeddings.weight", "pred_bias"]
+            .iter()
+            .map(|p| RowMask {
+                param: (*p).to_owned(),
+                rows: rows.clone(),
+            })
+            .collect();
+        let before =
+            named_parameters(&initial_model::<Ad>(&i, s.seed, false, &Default::default()).unwrap());
+        let after = params(&run(&s, &i, dir.path(), None).last);
+        let (b, a) = (&before["embeddings.weight"], &after["embeddings.weight"]);
+        assert_eq!(b.values[..30 * 16], a.values[..30 * 16]);
+        assert_ne!(b.values[30 * 16..], a.values[30 * 16..]);
+        let (b, a) = (&before["pred_bias"], &after["pred_bias"]);
+        assert_eq!(b.values[..30], a.values[..30]);
+        assert_ne!(b.values[30..], a.values[30..]);
+        assert_ne!(
+            before["layers.0.ffn.lin1.weight"], after["layers.0.ffn.lin1.weight"],
+            "other parameters still train"
+        );
     }
 
     #[test]

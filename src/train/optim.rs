@@ -216,6 +216,72 @@ where
     c.out
 }
 
+/// Rows of one parameter that train: the gradient of every other row (along the first
+/// dimension) is zeroed before clipping and Adam, so only these rows move (RE-LM's
+/// "new rows only": the token embedding and output bias of tokens new to a reloaded model).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RowMask {
+    /// The parameter's name (`embeddings.weight`).
+    pub param: String,
+    /// Per row, whether it trains.
+    pub rows: Vec<bool>,
+}
+
+/// Applies `masks` to `grads` (parameters found by name in `module`).
+pub fn mask_rows<AB, M>(module: &M, grads: &mut GradientsParams, masks: &[RowMask])
+where
+    AB: AutodiffBackend,
+    M: AutodiffModule<AB>,
+{
+    struct Mask<'a> {
+        path: Vec<String>,
+        grads: &'a mut GradientsParams,
+        masks: &'a [RowMask],
+    }
+    impl<AB: AutodiffBackend> ModuleVisitor<AB> for Mask<'_> {
+        fn enter_module(&mut self, name: &str, _: &str) {
+            self.path.push(name.to_owned());
+        }
+        fn exit_module(&mut self, _: &str, _: &str) {
+            self.path.pop();
+        }
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<AB, D>>) {
+            let name = self.path.join(".");
+            let Some(mask) = self.masks.iter().find(|m| m.param == name) else {
+                return;
+            };
+            let Some(g) = self.grads.remove::<AB::InnerBackend, D>(param.id) else {
+                return;
+            };
+            let dims = g.dims();
+            let n = dims[0];
+            let width = dims.iter().skip(1).product::<usize>();
+            let keep: Vec<f32> = (0..n)
+                .map(|i| {
+                    if mask.rows.get(i).copied().unwrap_or(true) {
+                        1.0
+                    } else {
+                        0.0
+                    }
+                })
+                .collect();
+            let device = g.device();
+            let m = Tensor::<AB::InnerBackend, 2>::from_data(
+                burn::tensor::TensorData::new(keep, [n, 1]),
+                &device,
+            );
+            let masked = (g.reshape([n, width]) * m).reshape(dims);
+            self.grads.register::<AB::InnerBackend, D>(param.id, masked);
+        }
+    }
+    let mut visitor = Mask {
+        path: Vec::new(),
+        grads,
+        masks,
+    };
+    module.visit(&mut visitor);
+}
+
 /// The L2 norm over all gradients of `module`'s parameters (one host sync).
 pub fn global_grad_norm<AB, M>(module: &M, grads: &GradientsParams) -> f64
 where

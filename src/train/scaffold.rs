@@ -26,7 +26,7 @@ use burn::tensor::{ElementConversion, Tensor};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use super::optim::{Adam, AdamConfig, clip_coefficient, global_grad_norm};
+use super::optim::{Adam, AdamConfig, RowMask, clip_coefficient, global_grad_norm, mask_rows};
 use super::schedule::InverseSqrt;
 use crate::model::checkpoint::{self, CheckpointError};
 
@@ -168,6 +168,8 @@ pub struct ScaffoldSettings {
     pub adam: AdamConfig,
     /// Learning rate per update.
     pub lr: LrSchedule,
+    /// Parameters of which only some rows train ([`RowMask`]).
+    pub row_masks: Vec<RowMask>,
 }
 
 /// Counters the objective's random draws are seeded from.
@@ -368,6 +370,9 @@ impl<B: AutodiffBackend, M: AutodiffModule<B>> Updater<'_, B, M> {
             .take()
             .expect("the model is present between updates");
         let mut grads = GradientsParams::from_grads(loss.backward(), &model);
+        if !self.settings.row_masks.is_empty() {
+            mask_rows(&model, &mut grads, &self.settings.row_masks);
+        }
         let norm = global_grad_norm(&model, &grads);
         let coef = clip_coefficient(norm, self.settings.clip_grad_norm);
         let lr = self.settings.lr.lr(self.settings.adam.lr, n);

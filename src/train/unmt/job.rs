@@ -295,6 +295,7 @@ impl OnDevice for Train<'_> {
                 eps: 1e-8,
             },
             lr: LrSchedule::InverseSqrt(p.schedule()),
+            row_masks: Vec::new(),
         };
         let mut objective = UnmtObjective::<B>::new(
             p,

@@ -466,6 +466,7 @@ mod tests {
                 ..AdamConfig::default()
             },
             lr: LrSchedule::InverseSqrt(p.schedule()),
+            row_masks: Vec::new(),
         };
         let device = Default::default();
         let fresh = from_mlm::<Ad>(&c, &mlm_tensors(&c, 5), false, 1, &device).expect("model");
