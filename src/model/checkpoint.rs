@@ -8,7 +8,9 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
+use burn::module::{Module, Param};
+
+use super::named::{NamedMapper, NamedVisitor, map_named, visit_named};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
 use safetensors::Dtype;
@@ -69,26 +71,18 @@ impl HostTensor {
 /// Every float parameter of `module` by name.
 pub fn named_parameters<B: Backend, M: Module<B>>(module: &M) -> BTreeMap<String, HostTensor> {
     struct Collect {
-        path: Vec<String>,
         out: BTreeMap<String, HostTensor>,
     }
-    impl<B: Backend> ModuleVisitor<B> for Collect {
-        fn enter_module(&mut self, name: &str, _: &str) {
-            self.path.push(name.to_owned());
-        }
-        fn exit_module(&mut self, _: &str, _: &str) {
-            self.path.pop();
-        }
-        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+    impl<B: Backend> NamedVisitor<B> for Collect {
+        fn visit_named<const D: usize>(&mut self, name: &str, param: &Param<Tensor<B, D>>) {
             self.out
-                .insert(self.path.join("."), HostTensor::from_tensor(&param.val()));
+                .insert(name.to_owned(), HostTensor::from_tensor(&param.val()));
         }
     }
     let mut c = Collect {
-        path: Vec::new(),
         out: BTreeMap::new(),
     };
-    module.visit(&mut c);
+    visit_named(module, &mut c);
     c.out
 }
 
@@ -100,23 +94,19 @@ pub fn load_parameters<B: Backend, M: Module<B>>(
     tensors: &BTreeMap<String, HostTensor>,
 ) -> Result<M, String> {
     struct Load<'a> {
-        path: Vec<String>,
         tensors: &'a BTreeMap<String, HostTensor>,
         used: usize,
         error: Option<String>,
     }
-    impl<B: Backend> ModuleMapper<B> for Load<'_> {
-        fn enter_module(&mut self, name: &str, _: &str) {
-            self.path.push(name.to_owned());
-        }
-        fn exit_module(&mut self, _: &str, _: &str) {
-            self.path.pop();
-        }
-        fn map_float<const D: usize>(&mut self, param: Param<Tensor<B, D>>) -> Param<Tensor<B, D>> {
-            let name = self.path.join(".");
+    impl<B: Backend> NamedMapper<B> for Load<'_> {
+        fn map_named<const D: usize>(
+            &mut self,
+            name: &str,
+            param: Param<Tensor<B, D>>,
+        ) -> Param<Tensor<B, D>> {
             let (id, tensor, mapper) = param.consume();
             let dims = tensor.dims().to_vec();
-            let tensor = match self.tensors.get(&name) {
+            let tensor = match self.tensors.get(name) {
                 Some(t) if t.shape == dims => {
                     self.used += 1;
                     let fresh = t.to_tensor::<B, D>(&tensor.device());
@@ -143,12 +133,11 @@ pub fn load_parameters<B: Backend, M: Module<B>>(
         }
     }
     let mut l = Load {
-        path: Vec::new(),
         tensors,
         used: 0,
         error: None,
     };
-    let module = module.map(&mut l);
+    let module = map_named(module, &mut l);
     if let Some(e) = l.error {
         return Err(e);
     }

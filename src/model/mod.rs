@@ -10,6 +10,7 @@ pub mod attention;
 pub mod checkpoint;
 pub mod config;
 pub mod layer;
+pub mod named;
 pub mod transformer;
 
 pub use config::TransformerConfig;

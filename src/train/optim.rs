@@ -8,12 +8,13 @@
 
 use std::collections::BTreeMap;
 
-use burn::module::{AutodiffModule, ModuleMapper, ModuleVisitor, Param};
+use burn::module::{AutodiffModule, ModuleVisitor, Param};
 use burn::optim::GradientsParams;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{ElementConversion, Tensor};
 
 use crate::model::checkpoint::HostTensor;
+use crate::model::named::{NamedMapper, NamedVisitor, map_named, visit_named};
 
 /// Adam hyperparameters. Defaults: XLM's `adam,lr=0.0001` (betas 0.9/0.999, eps 1e-8, no
 /// weight decay, constant learning rate).
@@ -84,14 +85,13 @@ impl<B: Backend> Adam<B> {
         // XLM: step_size = lr * sqrt(bias_correction2) / bias_correction1.
         let step_size = c.lr * bias2.sqrt() / bias1;
         let mut mapper = Update::<B> {
-            path: Vec::new(),
             grads,
             moments: &mut self.moments,
             config: c,
             step_size,
             grad_scale,
         };
-        module.map(&mut mapper)
+        map_named(module, &mut mapper)
     }
 
     /// The state as host tensors (`m.<name>`, `v.<name>`) and the step count, for checkpoints.
@@ -133,7 +133,6 @@ impl<B: Backend> Adam<B> {
 }
 
 struct Update<'a, B: Backend> {
-    path: Vec<String>,
     grads: &'a mut GradientsParams,
     moments: &'a mut BTreeMap<String, (Tensor<B, 1>, Tensor<B, 1>)>,
     config: AdamConfig,
@@ -141,18 +140,16 @@ struct Update<'a, B: Backend> {
     grad_scale: f64,
 }
 
-impl<AB, B> ModuleMapper<AB> for Update<'_, B>
+impl<AB, B> NamedMapper<AB> for Update<'_, B>
 where
     AB: AutodiffBackend<InnerBackend = B>,
     B: Backend,
 {
-    fn enter_module(&mut self, name: &str, _: &str) {
-        self.path.push(name.to_owned());
-    }
-    fn exit_module(&mut self, _: &str, _: &str) {
-        self.path.pop();
-    }
-    fn map_float<const D: usize>(&mut self, param: Param<Tensor<AB, D>>) -> Param<Tensor<AB, D>> {
+    fn map_named<const D: usize>(
+        &mut self,
+        name: &str,
+        param: Param<Tensor<AB, D>>,
+    ) -> Param<Tensor<AB, D>> {
         let (id, tensor, mapper) = param.consume();
         let Some(grad) = self.grads.remove::<B, D>(id) else {
             return Param::from_mapped_value(id, tensor, mapper);
@@ -162,17 +159,16 @@ where
         let n = dims.iter().product::<usize>();
         let c = self.config;
         let g = grad.reshape([n]).mul_scalar(self.grad_scale);
-        let name = self.path.join(".");
         let device = g.device();
         let (m, v) = self
             .moments
-            .remove(&name)
+            .remove(name)
             .unwrap_or_else(|| (Tensor::zeros([n], &device), Tensor::zeros([n], &device)));
         let m = m.mul_scalar(c.beta1) + g.clone().mul_scalar(1.0 - c.beta1);
         let v = v.mul_scalar(c.beta2) + (g.clone() * g).mul_scalar(1.0 - c.beta2);
         let update = m.clone() / v.clone().sqrt().add_scalar(c.eps);
         let new = tensor.inner() - update.mul_scalar(self.step_size).reshape(dims);
-        self.moments.insert(name, (m, v));
+        self.moments.insert(name.to_owned(), (m, v));
         let mut new = Tensor::from_inner(new);
         if require_grad {
             new = new.require_grad();
@@ -190,29 +186,21 @@ where
 {
     struct Collect<'a> {
         grads: &'a GradientsParams,
-        path: Vec<String>,
         out: BTreeMap<String, HostTensor>,
     }
-    impl<AB: AutodiffBackend> ModuleVisitor<AB> for Collect<'_> {
-        fn enter_module(&mut self, name: &str, _: &str) {
-            self.path.push(name.to_owned());
-        }
-        fn exit_module(&mut self, _: &str, _: &str) {
-            self.path.pop();
-        }
-        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<AB, D>>) {
+    impl<AB: AutodiffBackend> NamedVisitor<AB> for Collect<'_> {
+        fn visit_named<const D: usize>(&mut self, name: &str, param: &Param<Tensor<AB, D>>) {
             if let Some(g) = self.grads.get::<AB::InnerBackend, D>(param.id) {
                 self.out
-                    .insert(self.path.join("."), HostTensor::from_tensor(&g));
+                    .insert(name.to_owned(), HostTensor::from_tensor(&g));
             }
         }
     }
     let mut c = Collect {
         grads,
-        path: Vec::new(),
         out: BTreeMap::new(),
     };
-    module.visit(&mut c);
+    visit_named(module, &mut c);
     c.out
 }
 
@@ -234,19 +222,11 @@ where
     M: AutodiffModule<AB>,
 {
     struct Mask<'a> {
-        path: Vec<String>,
         grads: &'a mut GradientsParams,
         masks: &'a [RowMask],
     }
-    impl<AB: AutodiffBackend> ModuleVisitor<AB> for Mask<'_> {
-        fn enter_module(&mut self, name: &str, _: &str) {
-            self.path.push(name.to_owned());
-        }
-        fn exit_module(&mut self, _: &str, _: &str) {
-            self.path.pop();
-        }
-        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<AB, D>>) {
-            let name = self.path.join(".");
+    impl<AB: AutodiffBackend> NamedVisitor<AB> for Mask<'_> {
+        fn visit_named<const D: usize>(&mut self, name: &str, param: &Param<Tensor<AB, D>>) {
             let Some(mask) = self.masks.iter().find(|m| m.param == name) else {
                 return;
             };
@@ -274,12 +254,8 @@ where
             self.grads.register::<AB::InnerBackend, D>(param.id, masked);
         }
     }
-    let mut visitor = Mask {
-        path: Vec::new(),
-        grads,
-        masks,
-    };
-    module.visit(&mut visitor);
+    let mut visitor = Mask { grads, masks };
+    visit_named(module, &mut visitor);
 }
 
 /// The L2 norm over all gradients of `module`'s parameters (one host sync).

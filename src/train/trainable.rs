@@ -3,11 +3,12 @@
 //! matches no pattern does not require a gradient, so the optimiser never updates it. Frozen
 //! embeddings, RE-LM's adapter fine-tuning and any other subset are one mechanism.
 
-use burn::module::{Module, ModuleMapper, Param};
+use burn::module::{Module, Param};
 use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
 
 use crate::glob::glob;
+use crate::model::named::{NamedMapper, map_named};
 
 /// Every parameter.
 pub const ALL: &[&str] = &["*"];
@@ -27,22 +28,18 @@ pub const ADAPTERS: &[&str] = &[
 /// of `patterns`; returns the module and the names that do not train.
 pub fn apply<B: Backend, M: Module<B>>(module: M, patterns: &[String]) -> (M, Vec<String>) {
     struct Filter<'a> {
-        path: Vec<String>,
         patterns: &'a [String],
         frozen: Vec<String>,
     }
-    impl<B: Backend> ModuleMapper<B> for Filter<'_> {
-        fn enter_module(&mut self, name: &str, _: &str) {
-            self.path.push(name.to_owned());
-        }
-        fn exit_module(&mut self, _: &str, _: &str) {
-            self.path.pop();
-        }
-        fn map_float<const D: usize>(&mut self, param: Param<Tensor<B, D>>) -> Param<Tensor<B, D>> {
-            let name = self.path.join(".");
-            let train = self.patterns.iter().any(|p| glob(p, &name));
+    impl<B: Backend> NamedMapper<B> for Filter<'_> {
+        fn map_named<const D: usize>(
+            &mut self,
+            name: &str,
+            param: Param<Tensor<B, D>>,
+        ) -> Param<Tensor<B, D>> {
+            let train = self.patterns.iter().any(|p| glob(p, name));
             if !train {
-                self.frozen.push(name);
+                self.frozen.push(name.to_owned());
             }
             // On the materialised tensor: a lazily initialised parameter keeps the flag only
             // in its initialiser, which Burn 0.21 does not carry through every path (measured:
@@ -52,11 +49,10 @@ pub fn apply<B: Backend, M: Module<B>>(module: M, patterns: &[String]) -> (M, Ve
         }
     }
     let mut f = Filter {
-        path: Vec::new(),
         patterns,
         frozen: Vec::new(),
     };
-    let module = module.map(&mut f);
+    let module = map_named(module, &mut f);
     (module, f.frozen)
 }
 

@@ -23,6 +23,8 @@ use burn::module::{Module, ModuleMapper, Param};
 use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
 
+use crate::model::named::{NamedMapper, map_named};
+
 use crate::model::checkpoint::NamedTensors;
 use crate::model::{Transformer, TransformerConfig};
 use crate::train::mlm::BACKEND_RNG;
@@ -156,11 +158,10 @@ fn overwrite<B: Backend, M: Module<B>>(
         tensors,
         part,
         kept,
-        path: Vec::new(),
         visited: BTreeSet::new(),
         error: None,
     };
-    let module = module.map(&mut mapper);
+    let module = map_named(module, &mut mapper);
     match mapper.error {
         Some(e) => Err(e),
         None => Ok((module, mapper.visited)),
@@ -181,29 +182,23 @@ struct Overwrite<'a> {
     tensors: &'a NamedTensors,
     part: &'static str,
     kept: &'a dyn Fn(&str) -> bool,
-    path: Vec<String>,
     visited: BTreeSet<String>,
     error: Option<UnmtModelError>,
 }
 
-impl<B: Backend> ModuleMapper<B> for Overwrite<'_> {
-    fn enter_module(&mut self, name: &str, _: &str) {
-        self.path.push(name.to_owned());
-    }
-
-    fn exit_module(&mut self, _: &str, _: &str) {
-        self.path.pop();
-    }
-
-    fn map_float<const D: usize>(&mut self, param: Param<Tensor<B, D>>) -> Param<Tensor<B, D>> {
-        let name = self.path.join(".");
-        self.visited.insert(name.clone());
-        if (self.kept)(&name) || self.error.is_some() {
+impl<B: Backend> NamedMapper<B> for Overwrite<'_> {
+    fn map_named<const D: usize>(
+        &mut self,
+        name: &str,
+        param: Param<Tensor<B, D>>,
+    ) -> Param<Tensor<B, D>> {
+        self.visited.insert(name.to_owned());
+        if (self.kept)(name) || self.error.is_some() {
             return param;
         }
         let (id, tensor, mapper) = param.consume();
         let expected = tensor.dims().to_vec();
-        let tensor = match self.tensors.get(&name) {
+        let tensor = match self.tensors.get(name) {
             Some(t) if t.shape == expected => {
                 let loaded = t.to_tensor::<B, D>(&tensor.device());
                 if tensor.is_require_grad() {
@@ -215,7 +210,7 @@ impl<B: Backend> ModuleMapper<B> for Overwrite<'_> {
             Some(t) => {
                 self.error = Some(UnmtModelError::Shape {
                     part: self.part,
-                    name,
+                    name: name.to_owned(),
                     found: t.shape.clone(),
                     expected,
                 });
@@ -224,7 +219,7 @@ impl<B: Backend> ModuleMapper<B> for Overwrite<'_> {
             None => {
                 self.error = Some(UnmtModelError::Missing {
                     part: self.part,
-                    name,
+                    name: name.to_owned(),
                 });
                 tensor
             }
