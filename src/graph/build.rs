@@ -66,6 +66,10 @@ pub struct GraphNode {
     /// ([`Arity::Unused`]): left out of `inputs`, so they neither enter the key nor make
     /// the node wait for their producers.
     pub unused_inputs: Vec<String>,
+    /// The sweep overrides in effect, as `(axis path, value label)` (`("mlm.init",
+    /// "random")`, `("vars.lmr", "sq")`); empty for the recipe as written. The name's
+    /// `[...]` suffix is these labels, for people; reports read them from here.
+    pub variant: Vec<(String, String)>,
 }
 
 /// The nodes of one plan, topologically ordered (producers before consumers).
@@ -148,7 +152,7 @@ pub fn build(recipe: &Recipe, choice: &PlanChoice) -> Result<Graph, RecipeDiagno
     for set in var_alternatives(recipe, choice) {
         let alternative = recipe.with_vars(&set)?;
         let other = build_params(&alternative, choice)?;
-        merge(&mut graph, other, &recipe.var_label(&set));
+        merge(&mut graph, other, &recipe.var_labels(&set));
     }
     Ok(graph)
 }
@@ -185,7 +189,12 @@ fn var_alternatives(recipe: &Recipe, choice: &PlanChoice) -> Vec<Vec<(usize, usi
 }
 
 /// Adds `other`'s nodes to `graph`, reusing the identical ones.
-fn merge(graph: &mut Graph, other: Graph, label: &str) {
+fn merge(graph: &mut Graph, other: Graph, vars: &[(String, String)]) {
+    let label = vars
+        .iter()
+        .map(|(a, v)| format!("{a}={v}"))
+        .collect::<Vec<_>>()
+        .join(",");
     let mut index = Vec::with_capacity(other.nodes.len());
     for mut node in other.nodes {
         for s in node.inputs.values_mut().flatten() {
@@ -198,6 +207,7 @@ fn merge(graph: &mut Graph, other: Graph, label: &str) {
             continue;
         }
         if graph.find(&node.name).is_some() {
+            node.variant.splice(0..0, vars.iter().cloned());
             node.name = match node.name.strip_suffix(']').and_then(|n| n.split_once('[')) {
                 Some((base, axes)) => format!("{base}[{label},{axes}]"),
                 None => format!("{}[{label}]", node.name),
@@ -255,6 +265,15 @@ fn build_params(recipe: &Recipe, choice: &PlanChoice) -> Result<Graph, RecipeDia
                 continue;
             };
             let name = variant_name(recipe, &spec.name, overrides);
+            let labels: Vec<(String, String)> = overrides
+                .iter()
+                .map(|&(a, v)| {
+                    (
+                        recipe.axes[a].path.clone(),
+                        recipe.axes[a].values[v].label.clone(),
+                    )
+                })
+                .collect();
             if index.contains_key(&name) {
                 continue;
             }
@@ -327,6 +346,7 @@ fn build_params(recipe: &Recipe, choice: &PlanChoice) -> Result<Graph, RecipeDia
                 signature,
                 inputs,
                 unused_inputs,
+                variant: labels,
             });
         }
     }

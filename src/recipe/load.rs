@@ -1,10 +1,10 @@
 //! Reading recipe files, following `extends`, and merging them.
 //!
-//! Merge rules (child over base): `[files]` entries and `[plans]` replace by name; a node
-//! defined in both keeps the base's `stage`/`inputs` unless the child sets them, input slots
-//! replace by slot name, and `params` merge key by key; sweep axes and `[vars]` replace by
-//! name. Variables and templates are expanded after merging ([`super::vars`]), so a child's
-//! `[vars]` reach its base's nodes.
+//! Merge rules (child over base): `[files]` entries, `[plans]` and `[report]` tables replace
+//! by name; a node defined in both keeps the base's `stage`/`inputs` unless the child sets
+//! them, input slots replace by slot name, and `params` merge key by key; sweep axes and
+//! `[vars]` replace by name. Variables and templates are expanded after merging
+//! ([`super::vars`]), so a child's `[vars]` reach its base's nodes.
 
 use std::path::{Path, PathBuf};
 
@@ -116,6 +116,11 @@ fn merge(mut base: RawFile, child: RawFile) -> RawFile {
         base.plans
             .retain(|b| b.name.get_ref() != plan.name.get_ref());
         base.plans.push(plan);
+    }
+    for table in child.report {
+        base.report
+            .retain(|b| b.name.get_ref() != table.name.get_ref());
+        base.report.push(table);
     }
     base
 }

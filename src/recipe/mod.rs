@@ -20,6 +20,9 @@
 //!
 //! [plans.full]                          # named plans cross axes fully
 //! cross = ["corpus_en.dedup"]
+//!
+//! [report.scores]                       # a results table for `unmt report` (see [`report`])
+//! columns = [{ node = "corpus_en", metric = "lines" }]
 //! ```
 //!
 //! Loading is three passes: [`raw`] walks each file's spanned TOML (following `extends`),
@@ -30,6 +33,7 @@
 mod error;
 mod load;
 pub mod raw;
+pub mod report;
 mod source;
 mod validate;
 mod var_sweep;
@@ -38,6 +42,7 @@ mod vars;
 use std::path::Path;
 
 pub use error::{RecipeDiagnostics, RecipeError, did_you_mean};
+pub use report::{ReportColumn, ReportTable};
 pub use source::{SourceFile, Sources, Span};
 pub use validate::{
     Axis, AxisValue, FILES, FileInput, NodeSpec, Recipe, Ref, Target, param_span, params_error,

@@ -72,6 +72,16 @@ pub struct RawPlan {
     pub cross: Vec<Spanned<String>>,
 }
 
+/// A results table: `[report.NAME]`, kept as spanned TOML until variables are expanded
+/// (`recipe::report` validates it).
+#[derive(Debug, Clone)]
+pub struct RawReport {
+    /// Table name.
+    pub name: Spanned<String>,
+    /// The table as written.
+    pub value: Value,
+}
+
 /// An external file: `name = "path"`, path resolved against the declaring file.
 #[derive(Debug, Clone)]
 pub struct RawFileInput {
@@ -106,9 +116,13 @@ pub struct RawFile {
     pub plans: Vec<RawPlan>,
     /// `[vars]`.
     pub vars: Vec<RawVar>,
+    /// `[report.*]`.
+    pub report: Vec<RawReport>,
 }
 
-const TOP_KEYS: &[&str] = &["extends", "vars", "files", "nodes", "sweep", "plans"];
+const TOP_KEYS: &[&str] = &[
+    "extends", "vars", "files", "nodes", "sweep", "plans", "report",
+];
 const NODE_KEYS: &[&str] = &["foreach", "stage", "inputs", "params"];
 const PLAN_KEYS: &[&str] = &["cross"];
 
@@ -161,6 +175,14 @@ pub fn walk(
             "plans" => {
                 for (name, plan) in table(value, "`[plans]`", errors) {
                     raw.plans.push(walk_plan(name, plan, errors));
+                }
+            }
+            "report" => {
+                for (name, t) in table(value, "`[report]`", errors) {
+                    raw.report.push(RawReport {
+                        name: owned_key(name),
+                        value: t.clone(),
+                    });
                 }
             }
             other => errors.push(unknown_key(key, other, TOP_KEYS, "at the top level")),

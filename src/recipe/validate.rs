@@ -40,6 +40,8 @@ pub struct Recipe {
     pub var_plans: BTreeMap<String, Vec<usize>>,
     /// What alternatives are expanded from (only when there are variable axes).
     pub template: Option<super::var_sweep::Template>,
+    /// `[report.*]` tables, in the order written.
+    pub report: Vec<super::report::ReportTable>,
 }
 
 /// An external input file.
@@ -220,6 +222,8 @@ pub fn validate(
         }
         plans.insert(plan.name.get_ref().clone(), idx);
     }
+    let names: std::collections::BTreeSet<&str> = nodes.iter().map(|n| n.name.as_str()).collect();
+    let report = super::report::validate(&raw.report, &names, &mut errors);
     if errors.is_empty() {
         Ok(Recipe {
             path,
@@ -236,6 +240,7 @@ pub fn validate(
             var_axes: Vec::new(),
             var_plans: BTreeMap::new(),
             template: None,
+            report,
         })
     } else {
         Err((errors, sources))

@@ -130,7 +130,12 @@ impl Recipe {
     /// [`Recipe::var_axes`]), expanded and validated again. Its diagnostics name the
     /// alternative (`recipe.toml [vars.lmr=sq]`).
     pub fn with_vars(&self, set: &[(usize, usize)]) -> Result<Recipe, RecipeDiagnostics> {
-        let label = self.var_label(set);
+        let label = self
+            .var_labels(set)
+            .iter()
+            .map(|(a, v)| format!("{a}={v}"))
+            .collect::<Vec<_>>()
+            .join(",");
         let Some(t) = &self.template else {
             return Err(RecipeDiagnostics::new(
                 &self.path.display().to_string(),
@@ -154,11 +159,16 @@ impl Recipe {
         super::finish(&t.path, &name, raw, t.sources.clone(), Some(&label))
     }
 
-    /// `vars.lmr=sq,vars.hmr=de`: how node names and messages label an alternative.
-    pub fn var_label(&self, set: &[(usize, usize)]) -> String {
+    /// `[("vars.lmr", "sq"), ("vars.hmr", "de")]`: an alternative's settings, which node
+    /// names and messages write `vars.lmr=sq,vars.hmr=de`.
+    pub fn var_labels(&self, set: &[(usize, usize)]) -> Vec<(String, String)> {
         set.iter()
-            .map(|&(a, v)| format!("{}={}", self.var_axes[a].path, self.var_axes[a].values[v].0))
-            .collect::<Vec<_>>()
-            .join(",")
+            .map(|&(a, v)| {
+                (
+                    self.var_axes[a].path.clone(),
+                    self.var_axes[a].values[v].0.clone(),
+                )
+            })
+            .collect()
     }
 }

@@ -272,6 +272,11 @@ pub fn expand(raw: &mut RawFile, errors: &mut Vec<RecipeError>) -> Vec<VarUse> {
             }
         }
     }
+    for table in &mut raw.report {
+        if let Some(x) = ctx.value(&table.value, &top) {
+            table.value = x;
+        }
+    }
     uses
 }
 
