@@ -59,6 +59,10 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// `unmt report`.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Results(#[from] crate::results::ResultsError),
     /// JSON output could not be encoded.
     #[error("failed to encode JSON output")]
     Json(#[from] serde_json::Error),

@@ -32,20 +32,27 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("graph", &["glob", "recipe", "stages"]),
     // `train` and `text`: the model files of a cached `unmt` node (`plan::find_model`).
     ("plan", &["text", "train", "cache", "stages", "graph"]),
+    // Reads the cache through a plan; runs nothing.
+    (
+        "results",
+        &[
+            "io", "metrics", "cache", "stages", "recipe", "graph", "plan",
+        ],
+    ),
     ("exec", &["io", "cache", "stages", "graph", "plan"]),
     ("report", &["exec"]),
     (
         "error",
         &[
             "io", "validate", "text", "metrics", "embed", "model", "train", "cache", "stages",
-            "recipe", "plan",
+            "recipe", "plan", "results",
         ],
     ),
     (
         "cli",
         &[
             "io", "validate", "backend", "glob", "text", "metrics", "embed", "model", "train",
-            "cache", "stages", "recipe", "graph", "plan", "exec", "report", "error",
+            "cache", "stages", "recipe", "graph", "plan", "results", "exec", "report", "error",
         ],
     ),
 ];

@@ -29,6 +29,7 @@ pub mod model;
 pub mod plan;
 pub mod recipe;
 pub mod report;
+pub mod results;
 pub mod stages;
 pub mod text;
 pub mod train;

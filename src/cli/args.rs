@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 
 use super::values::serde_value;
 use crate::graph::Format;
+use crate::results::render::Format as ReportFormat;
 
 /// Unsupervised machine translation research pipelines from TOML recipes.
 #[derive(Debug, Parser)]
@@ -99,6 +100,25 @@ pub enum Command {
         /// The plan to draw.
         #[arg(long)]
         plan: Option<String>,
+    },
+    /// Tables and plots of a plan's results from the cache: the recipe's `[report.*]`
+    /// tables with paired bootstrap p-values, a variant x metric table per stage, learning
+    /// curves. Runs nothing; nodes without a result are listed with the command that runs them.
+    Report {
+        #[command(flatten)]
+        recipe: RecipeArg,
+        #[command(flatten)]
+        cache: CacheArg,
+        /// `default` (baseline + one sweep change at a time), `baseline`, or a `[plans]` name.
+        #[arg(long)]
+        plan: Option<String>,
+        /// What to print (without `--out`).
+        #[arg(long, value_parser = serde_value::<ReportFormat>, default_value = "md")]
+        format: ReportFormat,
+        /// Write every format and the SVG figures into this directory instead
+        /// (`report.md`, `report.csv`, `report.json`, `report.html`, `plots/*.svg`).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
     },
     /// Show a cached result: paths, record, metrics. NODE is a node name or a key prefix.
     Show {

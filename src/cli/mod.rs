@@ -14,6 +14,7 @@ mod export;
 mod gc;
 mod graph;
 mod plan;
+mod report;
 mod run;
 mod score;
 mod show;
@@ -81,6 +82,19 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
             format,
             plan,
         } => graph::run(&cache.cache, &recipe, format, plan.as_deref()),
+        Command::Report {
+            recipe,
+            cache,
+            plan,
+            format,
+            out,
+        } => report::run(
+            &cache.cache,
+            &recipe,
+            plan.as_deref(),
+            format,
+            out.as_deref(),
+        ),
         Command::Show {
             cache,
             node,

@@ -171,4 +171,13 @@ impl Recipe {
             })
             .collect()
     }
+
+    /// The value of `[vars] name` as variant labels write it (`mk`, `[en,mk]`): what a
+    /// report shows for a `vars.*` axis in the rows that keep the recipe's own value.
+    pub fn var_value_label(&self, name: &str) -> Option<String> {
+        self.vars
+            .iter()
+            .find(|(n, _)| n.get_ref() == name)
+            .map(|(_, v)| label(v.get_ref()))
+    }
 }

@@ -12,6 +12,7 @@ mod mlm;
 mod quickstart;
 mod recipes;
 mod relm;
+mod report;
 mod stage_errors;
 mod stages;
 mod unmt;

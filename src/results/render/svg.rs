@@ -1,0 +1,128 @@
+//! Figures as SVG, drawn with `plotters`' SVG backend: text stays `<text>` for the
+//! browser to set, so no font files or system libraries are needed.
+
+use plotters::prelude::*;
+
+use crate::results::Plot;
+
+const SIZE: (u32, u32) = (760, 420);
+
+/// The figure as an SVG document. Logarithmic plots draw `log10(y)` on a linear axis
+/// labelled with `y`.
+pub fn svg(plot: &Plot) -> Result<String, String> {
+    let tf = |y: f64| {
+        if plot.log_y {
+            y.max(f64::MIN_POSITIVE).log10()
+        } else {
+            y
+        }
+    };
+    let xs = plot
+        .series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.0));
+    let ys = plot
+        .series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| tf(p.1)));
+    let (x0, x1) = padded(xs, 0.0);
+    let (y0, y1) = padded(ys, 0.05);
+    let mut text = String::new();
+    {
+        let root = SVGBackend::with_string(&mut text, SIZE).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| e.to_string())?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(&plot.title, ("sans-serif", 20))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(64)
+            .build_cartesian_2d(x0..x1, y0..y1)
+            .map_err(|e| e.to_string())?;
+        let log = plot.log_y;
+        let y_fmt = move |v: &f64| {
+            if log {
+                super::number(10f64.powf(*v))
+            } else {
+                super::number(*v)
+            }
+        };
+        chart
+            .configure_mesh()
+            .x_desc(plot.x_label.as_str())
+            .y_desc(plot.y_label.as_str())
+            .x_label_formatter(&|v| super::number(*v))
+            .y_label_formatter(&y_fmt)
+            .draw()
+            .map_err(|e| e.to_string())?;
+        for (i, s) in plot.series.iter().enumerate() {
+            let color = Palette99::pick(i).to_rgba();
+            let points: Vec<(f64, f64)> = s.points.iter().map(|&(x, y)| (x, tf(y))).collect();
+            chart
+                .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))
+                .map_err(|e| e.to_string())?
+                .label(s.label.as_str())
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+                });
+            chart
+                .draw_series(
+                    points
+                        .into_iter()
+                        .map(|p| Circle::new(p, 3, color.filled())),
+                )
+                .map_err(|e| e.to_string())?;
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK.mix(0.4))
+            .position(SeriesLabelPosition::UpperRight)
+            .draw()
+            .map_err(|e| e.to_string())?;
+        root.present().map_err(|e| e.to_string())?;
+    }
+    Ok(text)
+}
+
+/// The range of `values`, widened by `pad` of its span on each side, and never empty.
+fn padded(values: impl Iterator<Item = f64>, pad: f64) -> (f64, f64) {
+    let (lo, hi) = values
+        .filter(|v| v.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| {
+            (l.min(v), h.max(v))
+        });
+    if !lo.is_finite() {
+        return (0.0, 1.0);
+    }
+    let span = hi - lo;
+    if span <= f64::EPSILON * lo.abs().max(1.0) {
+        return (lo - 0.5, hi + 0.5);
+    }
+    (lo - pad * span, hi + pad * span)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::results::Series;
+
+    #[test]
+    fn a_plot_becomes_an_svg_with_its_title_and_legend() {
+        let plot = Plot {
+            name: "mlm_ppl".into(),
+            title: "MLM validation perplexity".into(),
+            x_label: "epoch".into(),
+            y_label: "perplexity".into(),
+            log_y: true,
+            series: vec![Series {
+                label: "mlm mk".into(),
+                points: vec![(1.0, 900.0), (2.0, 600.0)],
+            }],
+        };
+        let s = svg(&plot).expect("svg");
+        assert!(s.contains("<svg"), "{s}");
+        assert!(s.contains("MLM validation perplexity"), "{s}");
+        assert!(s.contains("mlm mk"), "{s}");
+        assert_eq!(padded([3.0].into_iter(), 0.1), (2.5, 3.5));
+    }
+}
