@@ -17,7 +17,7 @@ use crate::metrics::metric::Metric;
 use crate::metrics::report::{MetricName, ScoreOptions, read_references, score_lines};
 use crate::metrics::significance::{
     PairedTest, Seed, SystemResult, bootstrap_ci, paired_approximate_randomization,
-    paired_bootstrap, paired_bootstrap_all,
+    paired_bootstrap_all,
 };
 use crate::metrics::tokenizers::Tokenizer;
 use crate::validate::Validate;
@@ -295,40 +295,29 @@ pub fn run(args: &ScoreArgs) -> Result<(), MetricsError> {
         .iter()
         .map(|sys| metrics.iter().map(|m| m.corpus_stats(sys, &refs)).collect())
         .collect();
-    if test == PairedTest::Bootstrap && seed.for_system_tests() == seed {
+    // `paired_bootstrap_all` seeds the baseline's CI and the systems' tests as sacrebleu
+    // does, seed 0 included (the baseline seeded with 0, the systems unseeded).
+    if test == PairedTest::Bootstrap {
         let refs_: Vec<Vec<_>> = stats.iter().map(|v| v.iter().collect()).collect();
         results = paired_bootstrap_all(&refs_, &metrics, n, seed, &no_progress);
     } else {
         for (mi, m) in metrics.iter().enumerate() {
             let bl = &stats[0][mi];
-            let (mean, ci) = match test {
-                PairedTest::Bootstrap => {
-                    let (mu, ci) = bootstrap_ci(bl, m, n, seed, &no_progress);
-                    (Some(mu), Some(ci))
-                }
-                PairedTest::ApproximateRandomization => (None, None),
-            };
             results[0].push(SystemResult {
                 score: m.score(&bl.sum()),
                 p_value: None,
-                mean,
-                ci,
+                mean: None,
+                ci: None,
             });
             for k in 1..systems.len() {
-                let st = &stats[k][mi];
-                let r = match test {
-                    PairedTest::Bootstrap => {
-                        paired_bootstrap(bl, st, m, n, seed.for_system_tests(), &no_progress)
-                    }
-                    PairedTest::ApproximateRandomization => paired_approximate_randomization(
-                        bl,
-                        st,
-                        m,
-                        n,
-                        seed.for_system_tests(),
-                        &no_progress,
-                    ),
-                };
+                let r = paired_approximate_randomization(
+                    bl,
+                    &stats[k][mi],
+                    m,
+                    n,
+                    seed.for_system_tests(),
+                    &no_progress,
+                );
                 results[k].push(r);
             }
         }

@@ -11,6 +11,7 @@ pub mod io;
 pub mod metric;
 pub mod multi_bleu;
 pub mod ngrams;
+pub mod numpy_rng;
 pub mod report;
 pub mod signature;
 pub mod significance;

@@ -6,7 +6,10 @@ Compares, on the SETIMES valid sets against deterministic perturbed copies of th
 for every tokenizer x smoothing x 1/2 references x lowercase on/off: corpus BLEU, the
 precisions, BP, lengths, chrF / chrF++ and signatures, both as printed (sacrebleu's
 formatting) and at 1e-9 relative precision. Also compares tokenizer outputs and sentence
-BLEU/chrF on random Unicode text. Exits 1 on any mismatch.
+BLEU/chrF on random Unicode text, and the statistical tests: `--paired-bs` (baseline + 2
+systems, BLEU and chrF), `--paired-ar` and `--confidence`, for SACREBLEU_SEED 12345 and 7,
+every printed figure (score, mean, CI, p-value, signature) as sacrebleu formats it plus the
+JSON values at 1e-9. Exits 1 on any mismatch.
 """
 import json
 import math
@@ -20,6 +23,7 @@ import unicodedata
 
 import sacrebleu
 from sacrebleu.metrics import BLEU, CHRF
+from sacrebleu.significance import PairedTest
 
 UNMT = os.environ.get("UNMT", "target/release/unmt")
 SHARED = os.environ.get(
@@ -35,6 +39,8 @@ N_LINES = int(os.environ.get("PARITY_LINES", "500"))
 
 mismatches = []
 compared = 0
+# Figures compared with a tolerance that were in fact bit-identical.
+bit_identical = [0, 0]
 
 
 def read(path):
@@ -79,14 +85,17 @@ def write(dirname, name, lines):
     return p
 
 
-def unmt(args):
-    r = subprocess.run([UNMT, "score", *args], capture_output=True, text=True)
+def unmt(args, env=None):
+    r = subprocess.run([UNMT, "score", *args], capture_output=True, text=True,
+                       env=None if env is None else {**os.environ, **env})
     if r.returncode != 0:
         raise RuntimeError(f"unmt {' '.join(args)} failed: {r.stderr}")
     return r.stdout
 
 
 def close(a, b):
+    if not isinstance(a, (int, float)) or isinstance(a, bool):
+        return False
     return a == b or math.isclose(a, b, rel_tol=RTOL, abs_tol=1e-12)
 
 
@@ -94,6 +103,9 @@ def check(label, what, ours, ref, exact=False):
     global compared
     compared += 1
     ok = (ours == ref) if exact or not isinstance(ref, float) else close(ours, ref)
+    if not exact and isinstance(ref, float):
+        bit_identical[0] += ours == ref
+        bit_identical[1] += 1
     if not ok:
         mismatches.append(f"{label}: {what}: unmt={ours!r} sacrebleu={ref!r}")
 
@@ -154,6 +166,113 @@ def random_unicode_lines(n, seed):
             continue
         lines.append(line.rstrip())
     return lines
+
+
+def parse_table(out):
+    """Cells of `unmt score`'s paired-test table: {system: [cell per metric]}, header."""
+    lines = out.split("\n")
+    header = [c.strip() for c in lines[0].split(" | ")]
+    rows = {}
+    for line in lines[2:]:
+        if not line.strip():
+            break
+        cells = [c.strip() for c in line.split(" | ")]
+        rows[cells[0]] = cells[1:]
+    return header, rows
+
+
+def sacrebleu_cell(r, width):
+    # sacrebleu/utils.py _format_score_lines (one line, no colors)
+    s = f"{r.score:.{width}f}"
+    if r.mean is not None:
+        s += f" ({r.mean:.{width}f} ± {r.ci:.{width}f})"
+    if r.p_value is not None:
+        s += f" (p = {r.p_value:.4f})" + ("" if r.p_value > 0.05 else "*")
+    return s
+
+
+def make_metrics(refs, wo):
+    return {"bleu": BLEU(references=refs), "chrf": CHRF(word_order=wo, references=refs)}
+
+
+def compare_paired(label, test, paths, systems, refs, rargs, seed, wo, n):
+    """unmt --paired-bs/--paired-ar (text and JSON) against sacrebleu's PairedTest."""
+    os.environ["SACREBLEU_SEED"] = seed
+    flag, nflag = ("--paired-bs", "--paired-bs-n") if test == "bs" else ("--paired-ar", "--paired-ar-n")
+    args = rargs + ["-i", *paths, "-m", "bleu", "chrf", "--chrf-word-order", str(wo), flag, nflag, str(n)]
+    env = {"SACREBLEU_SEED": seed}
+    text = unmt(args, env)
+    doc = json.loads(unmt(args + ["--json"], env))
+    named = [("Baseline: " + paths[0], systems[0])] + list(zip(paths[1:], systems[1:]))
+    sigs, scores = PairedTest(named, make_metrics(refs, wo), references=None, test_type=test, n_samples=n)()
+    sigs = {k: v.format() for k, v in sigs.items()}
+    header, rows = parse_table(text)
+    metric_names = [k for k in scores if k != "System"]
+    suffix = " (μ ± 95% CI)" if test == "bs" else ""
+    check(label, "table header", header, ["System"] + [m + suffix for m in metric_names], exact=True)
+    for i, name in enumerate(scores["System"]):
+        for j, mname in enumerate(metric_names):
+            r = scores[mname][i]
+            lab = f"{label} {name!r} {mname}"
+            check(lab, "printed", rows.get(name, [None] * len(metric_names))[j], sacrebleu_cell(r, 2), exact=True)
+            ours = doc["systems"][i][mname]
+            check(lab, "score", ours["score"], float(r.score))
+            for key in ("p_value", "mean", "ci"):
+                theirs = getattr(r, key)
+                if theirs is None:
+                    check(lab, key, ours[key], None, exact=True)
+                else:
+                    check(lab, key, ours[key], float(theirs))
+    check(label, "signatures", doc["signatures"], sigs, exact=True)
+    for mname, sig in sigs.items():
+        check(label, f"printed signature {mname}", f" - {mname:<10} {sig}" in text.split("\n"), True, exact=True)
+
+
+def compare_confidence(label, path, hyps, refs, rargs, seed, wo):
+    """unmt --confidence (text and JSON) against corpus_score(n_bootstrap=1000)."""
+    os.environ["SACREBLEU_SEED"] = seed
+    args = rargs + ["-i", path, "-m", "bleu", "chrf", "--chrf-word-order", str(wo), "--confidence"]
+    env = {"SACREBLEU_SEED": seed}
+    lines = [l.strip() for l in unmt(args, env).strip().split("\n")]
+    doc = json.loads(unmt(args + ["--json"], env))
+    for i, m in enumerate((BLEU(), CHRF(word_order=wo))):
+        s = m.corpus_score(hyps, refs, n_bootstrap=1000)
+        lab = f"{label} {s.name}"
+        check(lab, "printed line", lines[i], s.format(width=2, signature=m.get_signature().format()), exact=True)
+        check(lab, "score", doc[i]["score"], float(s.score))
+        check(lab, "confidence_mean", doc[i]["confidence_mean"], float(s._mean))
+        check(lab, "confidence_var", doc[i]["confidence_var"], float(s._ci))
+
+
+def significance_parity(tmp):
+    ref = read(os.path.join(SHARED, "data", DATASETS[0]))[:N_LINES]
+    ref2 = perturb(ref, 13, 0.15)
+    base = perturb(ref, 10, 0.3)
+    # System 1 differs from the baseline in a few lines, some better, some worse (p-values
+    # well above 0.001), system 2 everywhere.
+    worse = perturb(base, 11, 0.3)
+    close_sys = [r if i % 60 == 0 else (w if i % 60 == 30 else h)
+                 for i, (h, r, w) in enumerate(zip(base, ref, worse))]
+    systems = [read(write(tmp, f"sig{k}.hyp", lines))
+               for k, lines in enumerate((base, close_sys, perturb(ref, 12, 0.4)))]
+    paths = [os.path.join(tmp, f"sig{k}.hyp") for k in range(3)]
+    p_ref = write(tmp, "sig.ref", ref)
+    p_ref2 = write(tmp, "sig.ref2", ref2)
+    saved = os.environ.get("SACREBLEU_SEED")
+    try:
+        for seed, nrefs, wo in (("12345", 1, 0), ("7", 2, 2)):
+            refs = [ref] if nrefs == 1 else [ref, ref2]
+            rargs = ["-r", p_ref] + (["-r", p_ref2] if nrefs == 2 else [])
+            label = f"seed={seed} nrefs={nrefs} wo={wo}"
+            compare_paired(f"paired-bs {label}", "bs", paths, systems, refs, rargs, seed, wo, 1000)
+            compare_paired(f"paired-ar {label}", "ar", paths[:2], systems[:2], refs, rargs, seed, wo, 2000)
+            for k in (0, 2):
+                compare_confidence(f"confidence sys{k} {label}", paths[k], systems[k], refs, rargs, seed, wo)
+    finally:
+        if saved is None:
+            os.environ.pop("SACREBLEU_SEED", None)
+        else:
+            os.environ["SACREBLEU_SEED"] = saved
 
 
 def main():
@@ -222,7 +341,13 @@ def main():
                 check(f"sentence {metric} line {i+1}", "score", ours[i]["score"], float(s.score))
             check(f"sentence {metric}", "signature", ours[0]["signature"], m.get_signature().format(), exact=True)
 
-    print(f"compared {compared} figures in {time.time() - t0:.0f}s; mismatches: {len(mismatches)}")
+        # 4) Statistical tests: paired bootstrap / randomization and --confidence.
+        t1 = time.time()
+        significance_parity(tmp)
+        print(f"  significance tests: done ({time.time() - t1:.0f}s)")
+
+    print(f"compared {compared} figures in {time.time() - t0:.0f}s; mismatches: {len(mismatches)}"
+          f" ({bit_identical[0]} of {bit_identical[1]} compared at {RTOL} bit-identical)")
     for m in mismatches[:40]:
         print("  MISMATCH", m)
     sys.exit(1 if mismatches else 0)
