@@ -164,14 +164,31 @@ pub fn annotate(
                 ));
             }
         }
+        let base_stats = metric.corpus_stats(&b.hyps, &b.refs);
+        let mut stats = Vec::with_capacity(systems.len());
+        systems.retain(|(row, s)| {
+            let st = metric.corpus_stats(&s.hyps, &s.refs);
+            // Identical statistics (two models that both translate every line to nothing)
+            // make every resampled difference 0, and sacrebleu's formula then gives its
+            // smallest p-value, 1/(n+1), as if the difference were significant.
+            if st == base_stats {
+                warnings.push(format!(
+                    "{}: no p-value for row `{}` in column `{}`: its {} statistics equal `{base}`'s on every segment (sacrebleu would print p = {:.4})",
+                    table.name,
+                    table.rows[*row].label,
+                    column.label,
+                    metric.name(),
+                    1.0 / (PairedTest::Bootstrap.default_samples() as f64 + 1.0)
+                ));
+                false
+            } else {
+                stats.push(st);
+                true
+            }
+        });
         if systems.is_empty() {
             continue;
         }
-        let base_stats = metric.corpus_stats(&b.hyps, &b.refs);
-        let stats: Vec<_> = systems
-            .iter()
-            .map(|(_, s)| metric.corpus_stats(&s.hyps, &s.refs))
-            .collect();
         let mut matrix = vec![vec![&base_stats]];
         matrix.extend(stats.iter().map(|s| vec![s]));
         let n = PairedTest::Bootstrap.default_samples();

@@ -82,6 +82,9 @@ const RESULT_STAGES: &[&str] = &[
     "command",
 ];
 
+/// The run-time column of stage tables (wall seconds of the node's run, from its record).
+pub const RUN_TIME: &str = "run s";
+
 /// Results by node name.
 fn by_name(results: &[NodeResult]) -> BTreeMap<&str, &NodeResult> {
     results.iter().map(|r| (r.node.as_str(), r)).collect()
@@ -106,7 +109,7 @@ fn metric_cell(results: &BTreeMap<&str, &NodeResult>, node: &str, metric: &str) 
             None => {
                 let names: Vec<&str> = d.metrics.keys().map(String::as_str).collect();
                 missing(format!(
-                    "`{node}` records no `{metric}` (it records: {})",
+                    "records no `{metric}` (it records: {})",
                     if names.is_empty() {
                         "nothing".to_owned()
                     } else {
@@ -219,6 +222,12 @@ pub fn per_stage(recipe: &Recipe, graph: &Graph, results: &[NodeResult]) -> Vec<
             .iter()
             .map(|a| baseline_value(recipe, graph, a).unwrap_or_default())
             .collect();
+        // A node shows an axis's value when it or a variant of it is on that axis; a
+        // node no sweep reaches (`bli_raw` beside `bli_mlm[mlm.init=random]`) shows none.
+        let on_axis = |r: &NodeResult, axis: &str| {
+            rows.iter()
+                .any(|o| o.base == r.base && o.variant.iter().any(|(a, _)| a == axis))
+        };
         let table_rows = rows
             .iter()
             .map(|r| {
@@ -227,7 +236,11 @@ pub fn per_stage(recipe: &Recipe, graph: &Graph, results: &[NodeResult]) -> Vec<
                     .zip(&baseline_values)
                     .map(|(axis, base)| {
                         let own = r.variant.iter().find(|(a, _)| a == axis);
-                        Cell::text(own.map_or(base.clone(), |(_, v)| v.clone()))
+                        match own {
+                            Some((_, v)) => Cell::text(v.clone()),
+                            None if on_axis(r, axis) => Cell::text(base.clone()),
+                            None => Cell::text(""),
+                        }
                     })
                     .collect();
                 cells.extend(metrics.iter().map(|m| metric_cell(&named, &r.node, m)));
@@ -237,7 +250,7 @@ pub fn per_stage(recipe: &Recipe, graph: &Graph, results: &[NodeResult]) -> Vec<
                         p_value: None,
                         node: r.node.clone(),
                     },
-                    None => metric_cell(&named, &r.node, "seconds"),
+                    None => metric_cell(&named, &r.node, RUN_TIME),
                 });
                 Row {
                     label: r.node.clone(),
@@ -247,7 +260,7 @@ pub fn per_stage(recipe: &Recipe, graph: &Graph, results: &[NodeResult]) -> Vec<
             .collect();
         let mut columns: Vec<String> = axes.iter().map(|a| (*a).to_owned()).collect();
         columns.extend(metrics.iter().map(|m| (*m).to_owned()));
-        columns.push("seconds".to_owned());
+        columns.push(RUN_TIME.to_owned());
         tables.push(Table {
             name: format!("stage.{kind}"),
             title: format!("`{kind}` nodes"),

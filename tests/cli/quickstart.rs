@@ -167,6 +167,8 @@ fn quickstart_runs_and_a_new_pair_reuses_the_english_side() {
     wrong.extend(["--src", "en", "--tgt", "sq"]);
     refused(&wrong, "`sq` is not a language of the model");
 
+    report(&env);
+
     let pair = env.run(&repo("recipes/en-sq.toml"), &["-j", "2"], 0);
     for shared in ["corpus_en", "tok_en", "tok_en_valid"] {
         assert!(
@@ -354,5 +356,69 @@ fn the_paper_recipes_check_and_plan_every_method() {
             }
         }
         assert_eq!(names.iter().filter(|n| **n == "tok_en").count(), 1);
+    }
+}
+
+/// `unmt report` of the quickstart: Markdown and CSV snapshots with the figures a run
+/// computes replaced by `<n>` (training on another CPU may round differently), and every
+/// format with the figures written into `target/tmp/quickstart-report/`, where
+/// `tests/report_html.py` opens the page in a browser.
+fn report(env: &Env) {
+    let recipe = repo("recipes/quickstart.toml");
+    let md = env.unmt(&["report", &recipe]);
+    assert_eq!(md.status.code(), Some(0), "{}", crate::common::stderr(&md));
+    let md = stdout(&md).replace(env!("CARGO_MANIFEST_DIR"), "<repo>");
+    let numeric = regex::Regex::new(r"^-?[0-9.]+(e-?[0-9]+)?$|^NaN$|^-?inf$").expect("regex");
+    let p_value = regex::Regex::new(r"p=[0-9.]+").expect("regex");
+    let cells = |line: &str, sep: char, skip: usize| -> String {
+        line.split(sep)
+            .enumerate()
+            .map(|(i, c)| {
+                let t = c.trim();
+                let (value, p) = t.split_once(" (").unwrap_or((t, ""));
+                if i >= skip && numeric.is_match(value) {
+                    let p = p_value.replace_all(p, "p=<p>");
+                    let n = if p.is_empty() {
+                        "<n>".to_owned()
+                    } else {
+                        format!("<n> ({p}")
+                    };
+                    if c.starts_with(' ') {
+                        format!(" {n} ")
+                    } else {
+                        n
+                    }
+                } else {
+                    c.to_owned()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(&sep.to_string())
+    };
+    let md: String = md
+        .lines()
+        .map(|l| if l.starts_with('|') { cells(l, '|', 2) } else { l.to_owned() } + "\n")
+        .collect();
+    insta::assert_snapshot!("quickstart_report_md", md);
+    let csv = env.unmt(&["report", &recipe, "--format", "csv"]);
+    let csv: String = stdout(&csv)
+        .lines()
+        .map(|l| cells(l, ',', 3) + "\n")
+        .collect();
+    insta::assert_snapshot!("quickstart_report_csv", csv);
+
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("quickstart-report");
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = env.unmt(&["report", &recipe, "--out", dir.to_str().expect("utf-8")]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        crate::common::stderr(&out)
+    );
+    let html = std::fs::read_to_string(dir.join("report.html")).expect("report.html");
+    for plot in ["mlm_ppl", "unmt_bleu", "bli", "mlm_loss", "unmt_loss"] {
+        assert!(html.contains(&format!("id=\"plot-{plot}\"")), "{plot}");
+        assert!(dir.join(format!("plots/{plot}.svg")).is_file(), "{plot}");
     }
 }

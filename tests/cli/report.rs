@@ -117,7 +117,7 @@ fn declared_tables_carry_sacrebleu_paired_bootstrap_p_values() {
     let seconds = regex::Regex::new(r"(?m)^(\| s_.*\| )[0-9.]+ \|$").expect("regex");
     insta::assert_snapshot!("report_md", seconds.replace_all(&stdout(&md), "$1<s> |"));
     let csv = env.unmt(&["report", "r.toml", "--format", "csv"]);
-    let seconds = regex::Regex::new(r"(?m)^(stage\.score,[^,]+,seconds,)[0-9.e-]+").expect("regex");
+    let seconds = regex::Regex::new(r"(?m)^(stage\.score,[^,]+,run s,)[0-9.e-]+").expect("regex");
     insta::assert_snapshot!("report_csv", seconds.replace_all(&stdout(&csv), "$1<s>"));
 
     // The p-value of each row is what `unmt score --paired-bs` gives for the same files.

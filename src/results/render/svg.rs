@@ -46,11 +46,29 @@ pub fn svg(plot: &Plot) -> Result<String, String> {
                 super::number(*v)
             }
         };
+        // Epochs and k are whole numbers: ticks at whole numbers only.
+        let whole = plot
+            .series
+            .iter()
+            .all(|s| s.points.iter().all(|p| p.0.fract() == 0.0));
+        let x_fmt = move |v: &f64| {
+            if whole && v.fract() != 0.0 {
+                String::new()
+            } else {
+                super::number(*v)
+            }
+        };
+        let x_ticks = if whole {
+            ((x1 - x0).round() as usize + 1).clamp(2, 12)
+        } else {
+            10
+        };
         chart
             .configure_mesh()
+            .x_labels(x_ticks)
             .x_desc(plot.x_label.as_str())
             .y_desc(plot.y_label.as_str())
-            .x_label_formatter(&|v| super::number(*v))
+            .x_label_formatter(&x_fmt)
             .y_label_formatter(&y_fmt)
             .draw()
             .map_err(|e| e.to_string())?;
