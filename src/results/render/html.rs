@@ -6,11 +6,11 @@ use std::fmt::Write as _;
 
 use super::{Cell, Report, cell_text, missing_notes, p_text, svg};
 
-const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2em auto;max-width:72em;color:#222}\
+const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2em auto;padding:0 1.5em;max-width:80em;color:#222}\
 table{border-collapse:collapse;margin:.5em 0}th,td{border:1px solid #ccc;padding:.25em .6em;text-align:right}\
 th:first-child,td:first-child{text-align:left}th{background:#f3f3f3}td.missing{color:#999}\
 td .p{color:#666;font-size:.85em}td.text{text-align:left}figure{margin:1em 0}\
-.notes{color:#555;font-size:.9em}code{font-size:.9em}.warn{color:#a40}";
+.notes{color:#555;font-size:.9em}.scroll{overflow-x:auto}code{font-size:.9em}.warn{color:#a40}";
 
 /// HTML text.
 pub fn html(report: &Report) -> String {
@@ -27,9 +27,9 @@ pub fn html(report: &Report) -> String {
     for table in &report.tables {
         let _ = write!(
             out,
-            "<section class=\"table\" id=\"{}\">\n<h2>{}</h2>\n<table>\n<tr><th>{}</th>",
+            "<section class=\"table\" id=\"{}\">\n<h2>{}</h2>\n<div class=\"scroll\"><table>\n<tr><th>{}</th>",
             esc(&table.name),
-            esc(&table.title),
+            code(&table.title),
             if table.baseline.is_some() { "" } else { "node" }
         );
         for c in &table.columns {
@@ -63,7 +63,7 @@ pub fn html(report: &Report) -> String {
             }
             out.push_str("</tr>\n");
         }
-        out.push_str("</table>\n");
+        out.push_str("</table></div>\n");
         let notes: Vec<String> = table
             .notes
             .iter()
@@ -73,16 +73,16 @@ pub fn html(report: &Report) -> String {
         if !notes.is_empty() {
             out.push_str("<ul class=\"notes\">");
             for n in notes {
-                let _ = write!(out, "<li>{}</li>", esc(&n));
+                let _ = write!(out, "<li>{}</li>", code(&n));
             }
             out.push_str("</ul>\n");
         }
         out.push_str("</section>\n");
     }
     for plot in &report.plots {
-        let _ = write!(
+        let _ = writeln!(
             out,
-            "<figure class=\"plot\" id=\"plot-{}\">\n",
+            "<figure class=\"plot\" id=\"plot-{}\">",
             esc(&plot.name)
         );
         match svg(plot) {
@@ -117,11 +117,29 @@ pub fn html(report: &Report) -> String {
     if !report.warnings.is_empty() {
         out.push_str("<section id=\"warnings\">\n<h2>Warnings</h2>\n<ul>");
         for w in &report.warnings {
-            let _ = write!(out, "<li class=\"warn\">{}</li>", esc(w));
+            let _ = write!(out, "<li class=\"warn\">{}</li>", code(w));
         }
         out.push_str("</ul>\n</section>\n");
     }
     out.push_str("</body>\n</html>\n");
+    out
+}
+
+/// Escaped text with Markdown's `code` spans as `<code>`.
+fn code(s: &str) -> String {
+    let mut out = String::new();
+    for (i, part) in esc(s).split('`').enumerate() {
+        if i % 2 == 1 {
+            out.push_str("<code>");
+            out.push_str(part);
+            out.push_str("</code>");
+        } else {
+            out.push_str(part);
+        }
+    }
+    if s.matches('`').count() % 2 == 1 {
+        return esc(s);
+    }
     out
 }
 

@@ -5,7 +5,9 @@ use plotters::prelude::*;
 
 use crate::results::Plot;
 
-const SIZE: (u32, u32) = (760, 420);
+/// Whole figure, and the width kept on the right for the legend (long variant names).
+const SIZE: (u32, u32) = (980, 420);
+const LEGEND_W: u32 = 330;
 
 /// The figure as an SVG document. Logarithmic plots draw `log10(y)` on a linear axis
 /// labelled with `y`.
@@ -29,9 +31,13 @@ pub fn svg(plot: &Plot) -> Result<String, String> {
     let (y0, y1) = padded(ys, 0.05);
     let mut text = String::new();
     {
-        let root = SVGBackend::with_string(&mut text, SIZE).into_drawing_area();
+        // Taller when the legend needs it (the paper's plan has 28 loss curves).
+        let rows = u32::try_from(plot.series.len()).unwrap_or(u32::MAX / 40);
+        let size = (SIZE.0, SIZE.1.max(60 + 20 * rows));
+        let root = SVGBackend::with_string(&mut text, size).into_drawing_area();
         root.fill(&WHITE).map_err(|e| e.to_string())?;
-        let mut chart = ChartBuilder::on(&root)
+        let (area, legend) = root.split_horizontally(SIZE.0 - LEGEND_W);
+        let mut chart = ChartBuilder::on(&area)
             .caption(&plot.title, ("sans-serif", 20))
             .margin(12)
             .x_label_area_size(40)
@@ -77,11 +83,7 @@ pub fn svg(plot: &Plot) -> Result<String, String> {
             let points: Vec<(f64, f64)> = s.points.iter().map(|&(x, y)| (x, tf(y))).collect();
             chart
                 .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))
-                .map_err(|e| e.to_string())?
-                .label(s.label.as_str())
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
-                });
+                .map_err(|e| e.to_string())?;
             chart
                 .draw_series(
                     points
@@ -89,14 +91,18 @@ pub fn svg(plot: &Plot) -> Result<String, String> {
                         .map(|p| Circle::new(p, 3, color.filled())),
                 )
                 .map_err(|e| e.to_string())?;
+            // The legend beside the plot, one line per series, never over the data.
+            let y = 48 + 20 * i32::try_from(i).unwrap_or(i32::MAX / 40);
+            legend
+                .draw(&PathElement::new(
+                    vec![(8, y), (30, y)],
+                    color.stroke_width(3),
+                ))
+                .map_err(|e| e.to_string())?;
+            legend
+                .draw(&Text::new(s.label.clone(), (38, y - 7), ("sans-serif", 13)))
+                .map_err(|e| e.to_string())?;
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.4))
-            .position(SeriesLabelPosition::UpperRight)
-            .draw()
-            .map_err(|e| e.to_string())?;
         root.present().map_err(|e| e.to_string())?;
     }
     Ok(text)
