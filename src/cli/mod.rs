@@ -129,6 +129,12 @@ fn load(arg: &RecipeArg, plan: Option<&str>) -> Result<(Recipe, Graph), Error> {
     for note in graph.unused_input_notes() {
         eprintln!("note: {note}");
     }
+    if graph.nodes.is_empty() {
+        eprintln!(
+            "warning: `{}` defines no nodes: there is nothing to run or report",
+            arg.recipe.display()
+        );
+    }
     Ok((recipe, graph))
 }
 

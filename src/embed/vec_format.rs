@@ -53,6 +53,22 @@ pub enum VecFormatError {
         line: usize,
         field: String,
     },
+    /// The header announces more dimensions than the file could hold.
+    #[error(
+        "failed to parse `{path}` line 1: the header announces {dim} dimensions, more than a file of {bytes} bytes can hold"
+    )]
+    ImplausibleDim {
+        path: PathBuf,
+        dim: usize,
+        bytes: usize,
+    },
+    /// A value is NaN or infinite: every distance computed from it would be meaningless.
+    #[error("failed to parse `{path}` line {line}: non-finite value {field:?}")]
+    NonFinite {
+        path: PathBuf,
+        line: usize,
+        field: String,
+    },
     /// The number of vector lines differs from the header's count.
     #[error(
         "failed to parse `{path}`: header announces {expected} vectors but the file has {found}"
@@ -168,6 +184,15 @@ pub fn parse_vec(
             });
         }
     };
+    // Every value takes at least two bytes (`0 `): a header announcing more is wrong, and
+    // allocating for it would abort the process (not an error `catch_unwind` can catch).
+    if dim > bytes.len() / 2 + 1 {
+        return Err(VecFormatError::ImplausibleDim {
+            path: path.to_path_buf(),
+            dim,
+            bytes: bytes.len(),
+        });
+    }
     let body = &lines[1.min(lines.len())..];
     let take = max_words.map_or(body.len(), |m| m.min(body.len()));
     let rows: Vec<(String, Vec<f32>)> = body[..take]
@@ -216,6 +241,13 @@ fn parse_line(
                 line: line_no,
                 field: f.to_string(),
             })?;
+            if !v.is_finite() {
+                return Err(VecFormatError::NonFinite {
+                    path: path.to_path_buf(),
+                    line: line_no,
+                    field: f.to_string(),
+                });
+            }
             vec.push(v);
         }
     }
@@ -346,6 +378,21 @@ pub fn concat_vec_files(first: &Path, second: &Path, out: &Path) -> Result<(), V
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn impossible_headers_and_non_finite_values_are_errors_not_aborts() {
+        let p = Path::new("x.vec");
+        let e = parse_vec(b"2 99999999999\na 1\nb 2\n", p, None).expect_err("dim");
+        assert!(
+            e.to_string().contains("announces 99999999999 dimensions"),
+            "{e}"
+        );
+        for bad in ["nan", "inf", "-inf"] {
+            let text = format!("2 2\na 1 2\nb 0.5 {bad}\n");
+            let e = parse_vec(text.as_bytes(), p, None).expect_err("non-finite");
+            assert!(e.to_string().contains("line 3: non-finite value"), "{e}");
+        }
+    }
 
     fn parse(s: &str) -> Result<Embeddings, VecFormatError> {
         parse_vec(s.as_bytes(), Path::new("x.vec"), None)

@@ -15,6 +15,10 @@ use super::error::RecipeError;
 use super::raw::{self, RawFile, RawNode};
 use super::source::Sources;
 
+/// How many files an `extends` chain may hold: loading recurses once per file, and a
+/// generated chain thousands deep would otherwise overflow the stack.
+pub const MAX_EXTENDS_DEPTH: usize = 64;
+
 /// Reads `path` and everything it extends. Errors are collected, never thrown, so a caller
 /// can report them all with the sources loaded so far.
 pub fn load(path: &Path, sources: &mut Sources, errors: &mut Vec<RecipeError>) -> Option<RawFile> {
@@ -49,6 +53,17 @@ fn load_one(
                 "this file is already being loaded",
             ));
         }
+        return None;
+    }
+    if chain.len() >= MAX_EXTENDS_DEPTH {
+        let msg = format!(
+            "`extends` chain deeper than {MAX_EXTENDS_DEPTH} files (at `{}`)",
+            path.display()
+        );
+        errors.push(match from {
+            Some(ext) => RecipeError::at(ext.span(), msg, "extended here"),
+            None => RecipeError::global(msg),
+        });
         return None;
     }
     chain.push(canonical);

@@ -69,6 +69,17 @@ impl Validate for CorpusParams {
                 ),
             ));
         }
+        // `valid + test` is the held-out count: in a release build an overflow would wrap
+        // silently to a small number.
+        if self.valid.checked_add(self.test).is_none() {
+            return Err(InvalidParam::new(
+                "test",
+                format!(
+                    "valid + test overflows ({} + {}): hold out fewer lines",
+                    self.valid, self.test
+                ),
+            ));
+        }
         Ok(())
     }
 }

@@ -61,7 +61,10 @@ pub struct VecmapSummary {
     pub seed_sample: Vec<(String, String)>,
     /// Size of the dictionary used by the final mapping.
     pub final_dictionary_size: usize,
-    /// Wall time of [`map`] in seconds (normalisation to final product, no file I/O).
+    /// Wall time of [`map`] in seconds (normalisation to final product, no file I/O). Not
+    /// in the `summary` file, so equal runs write equal bytes and a rerun's unchanged output
+    /// spares its consumers (the stage records it as the `seconds` metric instead).
+    #[serde(skip)]
     pub wall_time_s: f64,
 }
 
