@@ -74,6 +74,38 @@ pub enum CacheError {
         /// The output.
         output: String,
     },
+    /// An output is, or holds, a symbolic link: its content could change after publishing
+    /// (a link to a mutable file outside the cache) and hashing or syncing it would follow
+    /// the link anywhere.
+    #[error("node `{node}` wrote its output `{output}` as a symbolic link (`{link}`)")]
+    #[diagnostic(
+        code(unmt::cache::symlink_output),
+        help("write the content itself (`cp -L`), not a link to it")
+    )]
+    SymlinkOutput {
+        /// The node.
+        node: String,
+        /// The output.
+        output: String,
+        /// The link found.
+        link: PathBuf,
+    },
+}
+
+/// The first symbolic link at or under `path` (links are never followed).
+fn find_symlink(path: &Path) -> std::io::Result<Option<PathBuf>> {
+    let meta = fs::symlink_metadata(path)?;
+    if meta.file_type().is_symlink() {
+        return Ok(Some(path.to_path_buf()));
+    }
+    if meta.is_dir() {
+        for e in fs::read_dir(path)? {
+            if let Some(link) = find_symlink(&e?.path())? {
+                return Ok(Some(link));
+            }
+        }
+    }
+    Ok(None)
 }
 
 fn io<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> CacheError + 'a {
@@ -498,6 +530,15 @@ impl Attempt {
         let mut outputs = BTreeMap::new();
         for decl in &draft.outputs {
             let path = out.join(&decl.name);
+            if let Ok(Some(link)) = find_symlink(&path) {
+                return Err(CacheError::SymlinkOutput {
+                    node: draft.node.clone(),
+                    output: decl.name.clone(),
+                    link: link
+                        .strip_prefix(&out)
+                        .map_or(link.clone(), Path::to_path_buf),
+                });
+            }
             let ok = match decl.kind {
                 OutputKind::File => path.is_file(),
                 OutputKind::Dir => path.is_dir(),

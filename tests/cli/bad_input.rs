@@ -1,5 +1,6 @@
 //! Inputs that once aborted the process or gave a result without meaning now fail with an
-//! error that names the file (and line), or warn (#17, item 4).
+//! error that names the file (and line), or warn; outputs cannot point outside the cache
+//! (#17, items 4 and 5).
 
 use crate::common::{Env, stderr};
 
@@ -104,4 +105,36 @@ params = { lang = "en" }
     let s = env.run("r.toml", &["-j", "2", "--keep-going"], 1);
     assert_eq!(s.failed, ["bli"], "{s:?}");
     assert_eq!(s.executed, ["tok"], "{s:?}");
+}
+
+#[test]
+fn outputs_written_as_symbolic_links_are_refused() {
+    let env = Env::new();
+    env.write("outside.txt", "mutable\n");
+    let outside = env.path("outside.txt");
+    let recipe = format!(
+        r#"
+[nodes.link]
+stage = "command"
+params = {{ run = ["ln", "-s", "{}", "{{out.o}}"], outputs = ["o"] }}
+
+[nodes.tree]
+stage = "command"
+params = {{ run = ["sh", "-c", "mkdir -p $0 && echo x > $0/f && ln -s / $0/root", "{{out.d}}"], dirs = ["d"] }}
+"#,
+        outside.display()
+    );
+    env.write("r.toml", &recipe);
+    let out = env.unmt(&["run", "r.toml", "--keep-going"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("wrote its output `o` as a symbolic link"),
+        "{err}"
+    );
+    assert!(
+        err.contains("wrote its output `d` as a symbolic link"),
+        "{err}"
+    );
+    assert!(env.objects().is_empty(), "nothing published");
 }
