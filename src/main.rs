@@ -25,7 +25,10 @@ fn main() {
     }));
     // Every published result is complete and every attempt lives in a partial directory, so
     // stopping at any instant is safe: say so and leave at once.
+    // SIGINT, SIGTERM and SIGHUP (ctrlc's `termination`): the external programs of
+    // `command` nodes end with unmt, so none writes into the cache after it is gone.
     let _ = ctrlc::set_handler(|| {
+        unmt::stages::children::terminate_all();
         eprintln!("\ninterrupted: nothing partial was published; rerun to continue");
         std::process::exit(130);
     });

@@ -5,7 +5,7 @@
 //! objects/<key>/record.json      published results: outputs under out/, the log, the record
 //! objects/<key>/out/<output>
 //! objects/<key>/log.txt
-//! partial/<key>/work/            the running attempt (becomes objects/<key> by rename)
+//! partial/<key>/work-<pid>-<ns>/  the running attempt, a new name each time (becomes objects/<key> by rename)
 //! partial/<key>/checkpoints/     survives crashes; resumable stages read it back
 //! locks/<key>.lock               one OS file lock per key
 //! failed/<key>/                  log and error of the last failed attempt
@@ -241,11 +241,23 @@ impl Cache {
         if force && dir.exists() {
             fs::remove_dir_all(&dir).map_err(io("remove", &dir))?;
         }
-        let work = dir.join("work");
-        if work.exists() {
-            // Left by a crashed attempt: never published, safe to discard (checkpoints stay).
-            fs::remove_dir_all(&work).map_err(io("remove", &work))?;
+        // Work directories left by crashed attempts: never published, safe to discard
+        // (checkpoints stay). Each attempt gets a new name, so that a program an earlier
+        // attempt started, if it outlived it, cannot write into this attempt's outputs.
+        if let Ok(entries) = fs::read_dir(&dir) {
+            for e in entries.flatten() {
+                let name = e.file_name();
+                let name = name.to_string_lossy();
+                if name == "work" || name.starts_with("work-") {
+                    let stale = e.path();
+                    fs::remove_dir_all(&stale).map_err(io("remove", &stale))?;
+                }
+            }
         }
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let work = dir.join(format!("work-{}-{nanos}", std::process::id()));
         let out = work.join("out");
         fs::create_dir_all(&out).map_err(io("create", &out))?;
         let checkpoints = dir.join("checkpoints");

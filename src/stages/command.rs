@@ -149,17 +149,21 @@ impl Stage for CommandStage {
             .env("UNMT_THREADS", ctx.threads().to_string())
             .stdin(Stdio::null());
         let out_path = p.stdout.as_ref().map(|name| ctx.output(name));
-        let output = match &out_path {
+        match &out_path {
             Some(path) => {
                 let f = File::create(path).ctx("create", path)?;
-                cmd.stdout(f).output()
+                cmd.stdout(f).stderr(Stdio::piped());
             }
-            None => cmd.output(),
+            None => {
+                cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+            }
         }
-        .map_err(|source| StageError::Spawn {
-            program: program.clone(),
-            source,
-        })?;
+        let output = super::children::spawn(&mut cmd)
+            .and_then(super::children::Running::wait_with_output)
+            .map_err(|source| StageError::Spawn {
+                program: program.clone(),
+                source,
+            })?;
         let text = String::from_utf8_lossy(&output.stdout);
         if !text.is_empty() {
             ctx.log(text.trim_end());

@@ -7,6 +7,7 @@ mod binarize;
 mod bli;
 mod bpe_apply;
 mod bpe_learn;
+pub mod children;
 mod command;
 mod context;
 mod corpus;

@@ -25,10 +25,7 @@ fn sigkill_mid_node_leaves_no_result_and_the_next_run_completes() {
     // Wait until the node has written part of its output inside its attempt directory.
     let started = Instant::now();
     let partial = loop {
-        let found = list(&env.path("cache/partial"))
-            .into_iter()
-            .map(|d| d.join("work/out/x"))
-            .find(|p| p.exists());
+        let found = attempt_output(&env, "x");
         if let Some(p) = found {
             break p;
         }
@@ -65,6 +62,72 @@ fn sigkill_mid_node_leaves_no_result_and_the_next_run_completes() {
     assert_eq!(
         std::fs::read_to_string(std::path::Path::new(&path).join("out/copy")).expect("read"),
         "partial\ndone\n"
+    );
+}
+
+/// `cache/partial/<key>/work-*/out/NAME` of a running attempt, if there is one.
+fn attempt_output(env: &Env, name: &str) -> Option<std::path::PathBuf> {
+    list(&env.path("cache/partial"))
+        .into_iter()
+        .flat_map(|d| list(&d))
+        .filter(|w| {
+            w.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("work-"))
+        })
+        .map(|w| w.join("out").join(name))
+        .find(|p| p.exists())
+}
+
+const ORPHAN: &str = r#"[nodes.slow]
+stage = "command"
+params = { run = ["sh", "-c", "echo start >> \"$0\"; sleep 3; echo end >> \"$0\"", "{out.o}"], outputs = ["o"] }
+"#;
+
+#[test]
+fn sigterm_ends_a_command_nodes_program_and_the_rerun_publishes_only_its_own_output() {
+    let env = Env::new();
+    env.write("r.toml", ORPHAN);
+    // Not in its own group: the signal goes to unmt's PID only, as a supervisor sends it.
+    let child = env.command(&["run", "r.toml"]).spawn().expect("spawn");
+    let started = Instant::now();
+    let first = loop {
+        if let Some(p) = attempt_output(&env, "o") {
+            break p;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "node never started"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let term = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(term.success());
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        crate::common::stderr(&out)
+    );
+    // Had the program outlived unmt, it would write `end` 3 s after it started.
+    std::thread::sleep(Duration::from_millis(3500));
+    let left = std::fs::read_to_string(&first).unwrap_or_default();
+    assert!(!left.contains("end"), "the program outlived unmt: {left:?}");
+
+    let s = env.run("r.toml", &[], 0);
+    assert_eq!(s.executed, names(&["slow"]));
+    let show = stdout(&env.unmt(&["show", "slow", "--json"]));
+    let path = serde_json::from_str::<serde_json::Value>(&show).expect("json")["path"]
+        .as_str()
+        .expect("path")
+        .to_owned();
+    assert_eq!(
+        std::fs::read_to_string(std::path::Path::new(&path).join("out/o")).expect("read"),
+        "start\nend\n",
+        "exactly one attempt's lines"
     );
 }
 
