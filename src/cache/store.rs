@@ -123,6 +123,8 @@ pub struct Cache {
     hasher: FileHasher,
     /// Keys [`Cache::lookup`] treats as unpublished (see [`Cache::hide`]).
     hidden: BTreeSet<NodeKey>,
+    /// What lookups moved to `quarantine/`, for the command to tell ([`Cache::take_warnings`]).
+    warnings: std::sync::Mutex<Vec<String>>,
 }
 
 /// What [`Cache::remove_if`] did with an object.
@@ -168,7 +170,43 @@ impl Cache {
             root: root.to_path_buf(),
             hasher: FileHasher::open(root.join("file-hashes.json")),
             hidden: BTreeSet::new(),
+            warnings: std::sync::Mutex::new(Vec::new()),
         })
+    }
+
+    /// Warnings about the cache since the last call (objects quarantined by lookups).
+    pub fn take_warnings(&self) -> Vec<String> {
+        self.warnings
+            .lock()
+            .map(|mut w| std::mem::take(&mut *w))
+            .unwrap_or_default()
+    }
+
+    /// Moves an object that cannot be a result aside, to `quarantine/<key>-<ns>/`, so that
+    /// its key is free to run again; a result is never reused, and no key is blocked, on
+    /// the strength of a record that is not there or cannot be read.
+    fn quarantine(&self, key: &NodeKey, why: &str) -> Result<(), CacheError> {
+        let from = self.object_dir(key);
+        let dir = self.root.join("quarantine");
+        fs::create_dir_all(&dir).map_err(io("create", &dir))?;
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let to = dir.join(format!("{}-{nanos}", key.0));
+        match fs::rename(&from, &to) {
+            Ok(()) => {}
+            // Another process quarantined (or republished) it first.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(io("quarantine", &from)(e)),
+        }
+        if let Ok(mut w) = self.warnings.lock() {
+            w.push(format!(
+                "cached object `{}` {why}: moved to `{}`; its node runs again",
+                key.short(),
+                to.display()
+            ));
+        }
+        Ok(())
     }
 
     /// Makes [`Cache::lookup`] (and so planning) treat `keys` as unpublished: `gc` plans
@@ -203,11 +241,25 @@ impl Cache {
         if self.hidden.contains(key) {
             return Ok(None);
         }
-        let path = self.object_dir(key).join("record.json");
+        let dir = self.object_dir(key);
+        let path = dir.join("record.json");
         if !path.exists() {
+            // Publishing renames a complete directory, record included, into place: an
+            // object without one is debris (a hand edit, a partial copy), and would block
+            // the key's next publish ("directory not empty").
+            if dir.exists() {
+                self.quarantine(key, "has no record.json")?;
+            }
             return Ok(None);
         }
-        Ok(Some(NodeRecord::read(&path)?))
+        match NodeRecord::read(&path) {
+            Ok(r) => Ok(Some(r)),
+            Err(RecordError::Corrupt { .. }) => {
+                self.quarantine(key, "has an unreadable record.json")?;
+                Ok(None)
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Looks `key` up under its lock. On a miss the lock is kept in the returned [`Attempt`],

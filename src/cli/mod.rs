@@ -138,6 +138,13 @@ fn load(arg: &RecipeArg, plan: Option<&str>) -> Result<(Recipe, Graph), Error> {
     Ok((recipe, graph))
 }
 
+/// Prints what the cache did on its own while the command ran (objects quarantined).
+fn cache_warnings(cache: &crate::cache::Cache) {
+    for w in cache.take_warnings() {
+        eprintln!("warning: {w}");
+    }
+}
+
 /// Resolves a node name of `graph` (with "did you mean" when it is not there).
 fn find_node(graph: &Graph, node: &str) -> Result<usize, Error> {
     graph.find(node).ok_or_else(|| Error::UnknownNode {

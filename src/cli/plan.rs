@@ -18,6 +18,7 @@ pub fn run(
     let (_, graph) = super::load(recipe, plan)?;
     let cache = Cache::open(cache_dir)?;
     let (plan, _) = plan::make(&graph, &cache, gpus)?;
+    super::cache_warnings(&cache);
     let _ = cache.hasher().save();
     let mut out = std::io::stdout().lock();
     if json {

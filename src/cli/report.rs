@@ -38,6 +38,7 @@ pub fn run(
     })?;
     // Planning memoised the external files' hashes: the next command need not re-read them.
     let _ = cache.hasher().save();
+    super::cache_warnings(&cache);
     for w in &report.warnings {
         eprintln!("warning: {w}");
     }

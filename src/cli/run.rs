@@ -56,5 +56,6 @@ pub fn run(
         r.summary(&s);
         s
     };
+    super::cache_warnings(&cache);
     Ok(if summary.ok() { 0 } else { 1 })
 }

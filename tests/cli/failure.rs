@@ -192,3 +192,46 @@ fn invalid_utf8_lines_are_dropped_and_counted() {
     .expect("log");
     assert!(log.contains("line 2: invalid UTF-8"), "{log}");
 }
+
+const TWO: &str = r#"[files]
+t = "t.txt"
+
+[nodes.tok]
+stage = "tokenize"
+inputs = { text = "files.t" }
+params = { lang = "en" }
+
+[nodes.after]
+stage = "command"
+inputs = { x = "tok.text" }
+params = { run = ["cat", "{in.x}"], stdout = "copy" }
+"#;
+
+#[test]
+fn an_object_without_or_with_an_unreadable_record_is_quarantined_and_rebuilt() {
+    for damage in ["delete", "truncate"] {
+        let env = Env::new();
+        env.write("t.txt", "Hello, world.\n").write("r.toml", TWO);
+        let first = env.run("r.toml", &[], 0);
+        assert_eq!(first.executed.len(), 2, "{first:?}");
+        let show = stdout(&env.unmt(&["show", "tok", "--json"]));
+        let dir = serde_json::from_str::<serde_json::Value>(&show).expect("json")["path"]
+            .as_str()
+            .expect("path")
+            .to_owned();
+        let record = std::path::Path::new(&dir).join("record.json");
+        match damage {
+            "delete" => std::fs::remove_file(&record).expect("rm"),
+            _ => std::fs::write(&record, "{\"format\": 1, \"ke").expect("truncate"),
+        }
+        let out = env.unmt(&["run", "r.toml", "--json"]);
+        let err = crate::common::stderr(&out);
+        assert_eq!(out.status.code(), Some(0), "{damage}: {err}");
+        assert!(err.contains("moved to"), "{damage}: {err}");
+        let s = crate::common::summary(&stdout(&out));
+        // The rebuilt output is the same: its consumer is reused (early cutoff).
+        assert_eq!(s.executed, names(&["tok"]), "{damage}: {s:?}");
+        assert_eq!(s.reused, names(&["after"]), "{damage}: {s:?}");
+        assert_eq!(list(&env.path("cache/quarantine")).len(), 1, "{damage}");
+    }
+}
