@@ -52,6 +52,56 @@ fn collect(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<(
     Ok(())
 }
 
+/// A cheap fingerprint of an output's metadata: blake3 over the sorted relative paths with
+/// each file's size and modification time (ns). Reuse compares it with the one recorded at
+/// publishing and re-hashes the content only when it differs, as Bazel and DVC do with their
+/// stat caches. Inode and device are left out, so a cache copied with its times (`cp -a`,
+/// `rsync -a`) still verifies by stat.
+pub fn stat_stamp(path: &Path) -> std::io::Result<String> {
+    let meta = std::fs::symlink_metadata(path)?;
+    let mut files = Vec::new();
+    if meta.is_dir() {
+        collect(path, path, &mut files)?;
+        files.sort();
+    } else {
+        files.push(PathBuf::new());
+    }
+    let mut h = blake3::Hasher::new();
+    h.update(b"unmt-stat\0");
+    for rel in files {
+        let file = if rel.as_os_str().is_empty() {
+            path.to_path_buf()
+        } else {
+            path.join(&rel)
+        };
+        let m = std::fs::symlink_metadata(file)?;
+        let mtime_ns = i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec());
+        h.update(rel.to_string_lossy().as_bytes());
+        h.update(b"\0");
+        h.update(&m.len().to_le_bytes());
+        h.update(&mtime_ns.to_le_bytes());
+    }
+    Ok(h.finalize().to_hex()[..32].to_owned())
+}
+
+/// Clears the write bits of every file at or under `path` (directories stay writable, so
+/// `gc` can still delete): a published result is not edited in place by accident, as
+/// Bazel's outputs and DVC's protected links are not. Root ignores the bits; verification
+/// on reuse catches what gets through.
+pub fn make_read_only(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::symlink_metadata(path)?;
+    if meta.is_dir() {
+        for e in std::fs::read_dir(path)? {
+            make_read_only(&e?.path())?;
+        }
+        Ok(())
+    } else {
+        let mode = meta.permissions().mode() & !0o222;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct Stamp {
     dev: u64,

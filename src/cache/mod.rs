@@ -5,6 +5,7 @@ mod gc;
 mod key;
 mod record;
 mod store;
+mod verify;
 
 pub use gc::{GcReport, gc};
 pub use key::{ContentHash, ENGINE_FORMAT, KeyMaterial, NodeKey};
@@ -12,3 +13,4 @@ pub use record::{
     InputOrigin, NodeRecord, OutputDecl, OutputKind, OutputRecord, RECORD_FORMAT, RecordError,
 };
 pub use store::{Attempt, Cache, CacheError, CacheStatus, Draft, NameRef, external_hash};
+pub use verify::{Depth, Finding, Problem, VerifyReport};

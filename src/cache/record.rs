@@ -38,6 +38,10 @@ pub struct OutputRecord {
     pub hash: ContentHash,
     /// Size in bytes (sum over files for directories).
     pub bytes: u64,
+    /// [`super::file_hash::stat_stamp`] when published: reuse re-hashes the output only
+    /// when its stamp differs. Absent in records written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stamp: Option<String>,
 }
 
 /// Where each input came from when the node ran (not hashed; used by `explain`).

@@ -26,6 +26,7 @@ use super::file_hash::{self, FileHasher};
 use super::key::{ContentHash, KeyMaterial, NodeKey};
 use super::record::{InputOrigin, NodeRecord, OutputRecord, RECORD_FORMAT, RecordError};
 use super::record::{OutputDecl, OutputKind};
+use super::verify::Depth;
 
 /// Errors of the cache itself (not of the stages).
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
@@ -185,7 +186,7 @@ impl Cache {
     /// Moves an object that cannot be a result aside, to `quarantine/<key>-<ns>/`, so that
     /// its key is free to run again; a result is never reused, and no key is blocked, on
     /// the strength of a record that is not there or cannot be read.
-    fn quarantine(&self, key: &NodeKey, why: &str) -> Result<(), CacheError> {
+    pub(super) fn quarantine(&self, key: &NodeKey, why: &str) -> Result<(), CacheError> {
         let from = self.object_dir(key);
         let dir = self.root.join("quarantine");
         fs::create_dir_all(&dir).map_err(io("create", &dir))?;
@@ -207,6 +208,18 @@ impl Cache {
             ));
         }
         Ok(())
+    }
+
+    /// [`Cache::quarantine`] under the key's lock: `false` (nothing touched) when another
+    /// process holds it, as a run does while it republishes the key.
+    pub(super) fn quarantine_locked(&self, key: &NodeKey, why: &str) -> Result<bool, CacheError> {
+        let lock_path = self.root.join("locks").join(format!("{}.lock", key.0));
+        let lock = File::create(&lock_path).map_err(io("create", &lock_path))?;
+        if lock.try_lock().is_err() {
+            return Ok(false);
+        }
+        self.quarantine(key, why)?;
+        Ok(true)
     }
 
     /// Makes [`Cache::lookup`] (and so planning) treat `keys` as unpublished: `gc` plans
@@ -253,7 +266,13 @@ impl Cache {
             return Ok(None);
         }
         match NodeRecord::read(&path) {
-            Ok(r) => Ok(Some(r)),
+            Ok(r) => match self.check_outputs(key, &r, Depth::Stat) {
+                None => Ok(Some(r)),
+                Some(problem) => {
+                    self.quarantine(key, &problem.to_string())?;
+                    Ok(None)
+                }
+            },
             Err(RecordError::Corrupt { .. }) => {
                 self.quarantine(key, "has an unreadable record.json")?;
                 Ok(None)
@@ -619,12 +638,15 @@ impl Attempt {
                 OutputKind::Dir => file_hash::hash_dir(&path),
             }
             .map_err(io("hash", &path))?;
+            file_hash::make_read_only(&path).map_err(io("protect", &path))?;
+            let stamp = file_hash::stat_stamp(&path).map_err(io("stat", &path))?;
             outputs.insert(
                 decl.name.clone(),
                 OutputRecord {
                     kind: decl.kind,
                     hash,
                     bytes: walk_bytes(&path),
+                    stamp: Some(stamp),
                 },
             );
         }
@@ -649,6 +671,11 @@ impl Attempt {
         let body = serde_json::to_vec_pretty(&record)
             .map_err(|e| io("encode", &record_path)(std::io::Error::other(e)))?;
         crate::io::write_atomic(&record_path, &body).map_err(io("write", &record_path))?;
+        for path in [&record_path, &log] {
+            if path.exists() {
+                file_hash::make_read_only(path).map_err(io("protect", path))?;
+            }
+        }
         crate::io::sync_dir(&out).map_err(io("sync", &out))?;
         let target = self.objects.join(&self.key.0);
         // A forced rerun replaces the published result: the old one is moved aside first

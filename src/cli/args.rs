@@ -148,6 +148,23 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Check every cached result against its record (re-hashing its outputs), as
+    /// `git fsck` does; exits 1 if any fails.
+    Verify {
+        #[command(flatten)]
+        cache: CacheArg,
+        /// Move each object that fails to `quarantine/` (its node runs again on the next
+        /// `run`, its children reused if it reproduces the recorded bytes).
+        #[arg(long)]
+        repair: bool,
+        /// Re-hash only outputs whose size or modification time changed since publishing
+        /// (what every reuse checks) instead of every output.
+        #[arg(long)]
+        quick: bool,
+        /// Print a JSON object instead of lines.
+        #[arg(long)]
+        json: bool,
+    },
     /// List the stage kinds (or one) with their input slots, outputs and parameters.
     Stages {
         /// Only this stage kind.

@@ -109,7 +109,7 @@ fn prefixes(keys: &[&NodeKey]) -> String {
         .join(", ")
 }
 
-fn human_bytes(b: u64) -> String {
+pub(super) fn human_bytes(b: u64) -> String {
     let f = b as f64;
     match b {
         0..1024 => format!("{b} B"),

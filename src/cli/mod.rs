@@ -26,6 +26,7 @@ mod train_unmt;
 mod translate;
 mod values;
 mod vecmap;
+mod verify;
 
 use std::path::{Path, PathBuf};
 
@@ -107,6 +108,12 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
             keep_last,
             dry_run,
         } => gc::run(&cache.cache, recipes, keep_last, dry_run),
+        Command::Verify {
+            cache,
+            repair,
+            quick,
+            json,
+        } => verify::run(&cache.cache, repair, quick, json),
         Command::Stages { kind, json } => stages::run(kind.as_deref(), json),
         Command::Tokenize(args) => Ok(tokenize::run(&args).map(|()| 0)?),
         Command::Bpe(args) => Ok(bpe::run(&args).map(|()| 0)?),

@@ -164,6 +164,13 @@ impl ModelFiles {
         ] {
             let to = partial.join(name);
             std::fs::copy(from, &to).map_err(io("copy", from))?;
+            // The cache's files are read-only and `copy` keeps the mode; an exported model
+            // is the user's to edit or replace.
+            {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o644))
+                    .map_err(io("write", &to))?;
+            }
             files.insert(name.to_owned(), hash(&to)?);
         }
         let manifest = Manifest {
