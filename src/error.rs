@@ -47,6 +47,16 @@ pub enum Error {
         #[help]
         help: Option<String>,
     },
+    /// `gc` while runs use the cache.
+    #[error("the cache `{cache}` is in use by a running `unmt run`")]
+    #[diagnostic(
+        code(unmt::gc::busy),
+        help("rerun `gc` when it has finished, or with `--wait` to wait for it")
+    )]
+    CacheInUse {
+        /// The cache directory.
+        cache: std::path::PathBuf,
+    },
     /// A file could not be read or written.
     #[error("failed to {action} `{path}`")]
     #[diagnostic(code(unmt::io))]

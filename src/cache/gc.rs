@@ -39,6 +39,42 @@ pub struct GcReport {
     pub busy: Vec<NodeKey>,
     /// Bytes freed per stage kind (corrupt objects not included).
     pub bytes_by_stage: BTreeMap<String, u64>,
+    /// Debris outside `objects/`.
+    pub reclaimed: Reclaimed,
+}
+
+/// What a plan needs kept: published results, and the attempts whose checkpoints a rerun
+/// resumes from.
+#[derive(Debug, Default)]
+pub struct KeepSet {
+    /// Published objects to keep.
+    pub objects: BTreeSet<NodeKey>,
+    /// Keys a current plan would run: their `partial/` checkpoints and `failed/` logs stay.
+    pub resumable: BTreeSet<NodeKey>,
+}
+
+/// Count and bytes of one kind of debris.
+#[derive(Debug, Default, Clone, Copy, serde::Serialize)]
+pub struct Debris {
+    /// Entries.
+    pub entries: usize,
+    /// Bytes.
+    pub bytes: u64,
+}
+
+/// What `gc` reclaimed (or would) besides objects: nothing here is a result.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct Reclaimed {
+    /// Attempt directories under `partial/` no process holds: crashed attempts' work
+    /// directories, and checkpoints of keys no current plan runs that are older than the
+    /// grace period.
+    pub partial: Debris,
+    /// Logs of failed attempts under `failed/` of keys no current plan runs.
+    pub failed: Debris,
+    /// Objects moved aside to `quarantine/` by reuse or `verify --repair`.
+    pub quarantine: Debris,
+    /// Temporary files of writes whose process is gone.
+    pub temp: Debris,
 }
 
 /// What an object's directory holds, as far as `gc` cares.
@@ -127,7 +163,8 @@ pub fn gc(
     cache: &mut Cache,
     keep_last: usize,
     dry_run: bool,
-    reachable: impl FnOnce(&Cache) -> Result<BTreeSet<NodeKey>, CacheError>,
+    grace: Duration,
+    reachable: impl FnOnce(&Cache) -> Result<KeepSet, CacheError>,
 ) -> Result<GcReport, CacheError> {
     let mut report = GcReport::default();
     let mut fine = BTreeMap::new();
@@ -144,7 +181,11 @@ pub fn gc(
         }
     }
     cache.hide(corrupt.iter().cloned());
-    let mut keep = reachable(cache)?;
+    let KeepSet {
+        objects: mut keep,
+        resumable,
+    } = reachable(cache)?;
+    report.reclaimed = reclaim(cache, &resumable, grace, dry_run)?;
     report.kept = fine.keys().filter(|k| keep.contains(*k)).count();
     let recent = recent_by_name(&fine, &cache.refs()?, &keep, keep_last);
     report.kept_recent = recent.iter().cloned().collect();
@@ -186,6 +227,130 @@ pub fn gc(
     Ok(report)
 }
 
+/// Removes what lies outside `objects/` and no live process holds: stale attempts and
+/// checkpoints in `partial/`, old `failed/` logs, `quarantine/`, and temporary files.
+/// Checkpoints of `resumable` keys and those younger than `grace` stay: an interrupted
+/// training resumes from them, also when its plan cannot compute its key right now.
+fn reclaim(
+    cache: &Cache,
+    resumable: &BTreeSet<NodeKey>,
+    grace: Duration,
+    dry_run: bool,
+) -> Result<Reclaimed, CacheError> {
+    let mut out = Reclaimed::default();
+    let root = cache.root();
+    let now = SystemTime::now();
+    let old = |p: &Path| {
+        newest_mtime(p).is_none_or(|t| now.duration_since(t).is_ok_and(|age| age > grace))
+    };
+    let remove = |p: &Path, debris: &mut Debris| -> Result<(), CacheError> {
+        debris.entries += 1;
+        debris.bytes += Cache::dir_bytes(p);
+        if dry_run {
+            return Ok(());
+        }
+        let gone = if p.is_dir() {
+            std::fs::remove_dir_all(p)
+        } else {
+            std::fs::remove_file(p)
+        };
+        match gone {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(source) => Err(CacheError::Io {
+                action: "remove",
+                path: p.to_path_buf(),
+                source,
+            }),
+        }
+    };
+    for e in list(&root.join("partial")) {
+        let name = file_name(&e);
+        if name.starts_with(".gc-") {
+            // A `gc` removal that crashed halfway; `remove_if` clears it under the lock.
+            continue;
+        }
+        let Some(_lock) = cache.try_lock_key(&name)? else {
+            continue; // a run holds it
+        };
+        let resumes = NodeKey::is_prefix_like(&name) && resumable.contains(&NodeKey(name.clone()));
+        if !resumes && old(&e) {
+            remove(&e, &mut out.partial)?;
+            continue;
+        }
+        for inner in list(&e) {
+            let n = file_name(&inner);
+            if n == "work" || n.starts_with("work-") || n == "replaced" {
+                remove(&inner, &mut out.partial)?;
+            }
+        }
+    }
+    for e in list(&root.join("failed")) {
+        let name = file_name(&e);
+        if !resumable.contains(&NodeKey(name)) {
+            remove(&e, &mut out.failed)?;
+        }
+    }
+    for e in list(&root.join("quarantine")) {
+        remove(&e, &mut out.quarantine)?;
+    }
+    for dir in [root.to_path_buf(), root.join("refs")] {
+        for e in list(&dir) {
+            if stale_temp(&file_name(&e)) {
+                remove(&e, &mut out.temp)?;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Whether `name` is a temporary file of [`crate::io::write_atomic`] whose process is gone.
+fn stale_temp(name: &str) -> bool {
+    let Some(rest) = name.strip_prefix('.').and_then(|n| n.strip_suffix(".tmp")) else {
+        return false;
+    };
+    // `.NAME.PID.COUNTER.NANOS.tmp`
+    let parts: Vec<&str> = rest.rsplitn(4, '.').collect();
+    let [_, _, pid, _] = parts.as_slice() else {
+        return false;
+    };
+    let Ok(pid) = pid.parse::<i32>() else {
+        return false;
+    };
+    // SAFETY: signal 0 only checks that the process exists.
+    let alive = unsafe { libc::kill(pid, 0) } == 0
+        || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
+    !alive
+}
+
+fn list(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut v: Vec<_> = std::fs::read_dir(dir)
+        .map(|rd| rd.filter_map(Result::ok).map(|e| e.path()).collect())
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+fn file_name(p: &Path) -> String {
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// The newest modification time at or under `p` (links not followed).
+fn newest_mtime(p: &Path) -> Option<SystemTime> {
+    let meta = std::fs::symlink_metadata(p).ok()?;
+    let own = meta.modified().ok();
+    if !meta.is_dir() {
+        return own;
+    }
+    list(p)
+        .iter()
+        .filter_map(|c| newest_mtime(c))
+        .chain(own)
+        .max()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -225,6 +390,13 @@ mod tests {
             .expect("set mtime");
     }
 
+    fn keep(objects: &BTreeSet<NodeKey>) -> KeepSet {
+        KeepSet {
+            objects: objects.clone(),
+            resumable: BTreeSet::new(),
+        }
+    }
+
     fn keys(report: &[(NodeKey, String, u64)]) -> BTreeSet<NodeKey> {
         report.iter().map(|(k, _, _)| k.clone()).collect()
     }
@@ -240,14 +412,14 @@ mod tests {
         }
         // The newest `a` is current; `--keep-last 2` keeps the two before it.
         let current = BTreeSet::from([a[3].clone()]);
-        let report = gc(&mut cache, 2, true, |_| Ok(current.clone())).expect("gc");
+        let report = gc(&mut cache, 2, true, Duration::ZERO, |_| Ok(keep(&current))).expect("gc");
         assert_eq!(report.kept, 1);
         assert_eq!(
             report.kept_recent.into_iter().collect::<BTreeSet<_>>(),
             BTreeSet::from([a[1].clone(), a[2].clone(), b.clone()])
         );
         assert_eq!(keys(&report.removed), BTreeSet::from([a[0].clone()]));
-        let report = gc(&mut cache, 0, false, |_| Ok(current.clone())).expect("gc");
+        let report = gc(&mut cache, 0, false, Duration::ZERO, |_| Ok(keep(&current))).expect("gc");
         assert_eq!(
             keys(&report.removed),
             BTreeSet::from([a[0].clone(), a[1].clone(), a[2].clone(), b.clone()])
@@ -265,7 +437,10 @@ mod tests {
         set_mtime(&cache, &new, 2000);
         // `old` was also used under the name `renamed`, whose newest other result is `new`.
         cache.set_ref("/r.toml", "renamed", &old).expect("ref");
-        let report = gc(&mut cache, 1, true, |_| Ok(BTreeSet::from([new.clone()]))).expect("gc");
+        let report = gc(&mut cache, 1, true, Duration::ZERO, |_| {
+            Ok(keep(&BTreeSet::from([new.clone()])))
+        })
+        .expect("gc");
         assert_eq!(report.kept_recent, vec![old.clone()]);
         assert!(report.removed.is_empty());
     }
@@ -282,10 +457,10 @@ mod tests {
         std::fs::write(&record, &text[..text.len() / 2]).expect("truncate");
         std::fs::remove_file(cache.object_dir(&missing).join("record.json")).expect("rm");
 
-        let report = gc(&mut cache, 0, true, |c| {
+        let report = gc(&mut cache, 0, true, Duration::ZERO, |c| {
             // Planning sees the corrupt objects as unpublished instead of failing on them.
             assert!(c.lookup(&truncated).expect("lookup").is_none());
-            Ok(BTreeSet::from([fine.clone(), truncated.clone()]))
+            Ok(keep(&BTreeSet::from([fine.clone(), truncated.clone()])))
         })
         .expect("gc");
         let mut corrupt: Vec<NodeKey> = report.corrupt.iter().map(|(k, _)| k.clone()).collect();
@@ -301,7 +476,10 @@ mod tests {
         );
 
         let mut cache = Cache::open(dir.path()).expect("open");
-        let report = gc(&mut cache, 0, false, |_| Ok(BTreeSet::from([fine.clone()]))).expect("gc");
+        let report = gc(&mut cache, 0, false, Duration::ZERO, |_| {
+            Ok(keep(&BTreeSet::from([fine.clone()])))
+        })
+        .expect("gc");
         assert_eq!(report.corrupt.len(), 2);
         assert_eq!(report.kept, 1);
         assert_eq!(cache.objects().expect("list"), vec![fine]);
@@ -324,7 +502,10 @@ mod tests {
         let CacheStatus::Miss(attempt) = other.begin(&locked, true, || {}).expect("begin") else {
             panic!("forced begin is a miss");
         };
-        let report = gc(&mut cache, 0, false, |_| Ok(BTreeSet::new())).expect("gc");
+        let report = gc(&mut cache, 0, false, Duration::ZERO, |_| {
+            Ok(KeepSet::default())
+        })
+        .expect("gc");
         assert_eq!(report.busy, vec![locked.clone()]);
         assert!(report.corrupt.is_empty());
         assert_eq!(report.newer, vec![newer.clone()]);

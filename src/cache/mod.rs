@@ -7,10 +7,10 @@ mod record;
 mod store;
 mod verify;
 
-pub use gc::{GcReport, gc};
+pub use gc::{Debris, GcReport, KeepSet, Reclaimed, gc};
 pub use key::{ContentHash, ENGINE_FORMAT, KeyMaterial, NodeKey};
 pub use record::{
     InputOrigin, NodeRecord, OutputDecl, OutputKind, OutputRecord, RECORD_FORMAT, RecordError,
 };
-pub use store::{Attempt, Cache, CacheError, CacheStatus, Draft, NameRef, external_hash};
+pub use store::{Attempt, Cache, CacheError, CacheStatus, CacheUse, Draft, NameRef, external_hash};
 pub use verify::{Depth, Finding, Problem, VerifyReport};

@@ -128,6 +128,15 @@ pub struct Cache {
     warnings: std::sync::Mutex<Vec<String>>,
 }
 
+/// The cache-wide lock's file under `locks/` (not a key: keys are 64 hex digits).
+const USE_LOCK: &str = "cache-in-use.lock";
+
+/// Holds the cache-wide lock ([`Cache::use_shared`], [`Cache::use_exclusive`]) until dropped.
+#[derive(Debug)]
+pub struct CacheUse {
+    _file: File,
+}
+
 /// What [`Cache::remove_if`] did with an object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Removal {
@@ -158,6 +167,10 @@ pub struct NameRef {
     /// result in any recipe (and in refs written before recipes were recorded).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
+    /// When the ref was last written (its file's modification time), on reading: when the
+    /// recipe last used a result under this name other than the one before.
+    #[serde(skip)]
+    pub written: Option<std::time::SystemTime>,
 }
 
 impl Cache {
@@ -173,6 +186,37 @@ impl Cache {
             hidden: BTreeSet::new(),
             warnings: std::sync::Mutex::new(Vec::new()),
         })
+    }
+
+    /// Takes the cache-wide lock shared, for a command that reuses objects while it runs
+    /// (`run`): `gc`, which takes it exclusively, then waits or refuses instead of deleting
+    /// what the run is about to read. `on_wait` is called if a `gc` holds it now.
+    pub fn use_shared(&self, on_wait: impl FnOnce()) -> Result<CacheUse, CacheError> {
+        let path = self.root.join("locks").join(USE_LOCK);
+        let file = File::create(&path).map_err(io("create", &path))?;
+        match file.try_lock_shared() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                on_wait();
+                file.lock_shared().map_err(io("lock", &path))?;
+            }
+            Err(TryLockError::Error(e)) => return Err(io("lock", &path)(e)),
+        }
+        Ok(CacheUse { _file: file })
+    }
+
+    /// Takes the cache-wide lock exclusively (`gc`): `None` if a run holds it and `wait`
+    /// is false; with `wait`, blocks until every run has finished.
+    pub fn use_exclusive(&self, wait: bool) -> Result<Option<CacheUse>, CacheError> {
+        let path = self.root.join("locks").join(USE_LOCK);
+        let file = File::create(&path).map_err(io("create", &path))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) if !wait => return Ok(None),
+            Err(TryLockError::WouldBlock) => file.lock().map_err(io("lock", &path))?,
+            Err(TryLockError::Error(e)) => return Err(io("lock", &path)(e)),
+        }
+        Ok(Some(CacheUse { _file: file }))
     }
 
     /// Warnings about the cache since the last call (objects quarantined by lookups).
@@ -208,6 +252,13 @@ impl Cache {
             ));
         }
         Ok(())
+    }
+
+    /// The key's lock if no other process holds it (`gc` reclaiming an attempt's directory).
+    pub(super) fn try_lock_key(&self, key: &str) -> Result<Option<File>, CacheError> {
+        let lock_path = self.root.join("locks").join(format!("{key}.lock"));
+        let lock = File::create(&lock_path).map_err(io("create", &lock_path))?;
+        Ok(lock.try_lock().is_ok().then_some(lock))
     }
 
     /// [`Cache::quarantine`] under the key's lock: `false` (nothing touched) when another
@@ -358,6 +409,7 @@ impl Cache {
                 node: node.to_owned(),
                 key: key.clone(),
                 scope,
+                written: None,
             })
             .map_err(|e| io("encode", &path)(std::io::Error::other(e)))?;
             crate::io::write_atomic(&path, &body).map_err(io("write", &path))?;
@@ -380,11 +432,12 @@ impl Cache {
         };
         for e in entries {
             let path = e.map_err(io("list", &dir))?.path();
-            if let Some(r) = fs::read(&path)
+            if let Some(mut r) = fs::read(&path)
                 .ok()
                 .and_then(|b| serde_json::from_slice::<NameRef>(&b).ok())
                 .filter(|r| r.scope.is_some())
             {
+                r.written = fs::metadata(&path).and_then(|m| m.modified()).ok();
                 out.push(r);
             }
         }

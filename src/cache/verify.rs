@@ -235,7 +235,9 @@ mod tests {
     /// Overwrites a published (read-only) file, keeping its size and modification time when
     /// `same_stat`, as a bit flip on disk or a careful hand edit would.
     fn tamper(path: &Path, body: &str, same_stat: bool) {
-        let mtime = std::fs::metadata(path).and_then(|m| m.modified()).expect("mtime");
+        let mtime = std::fs::metadata(path)
+            .and_then(|m| m.modified())
+            .expect("mtime");
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
         std::fs::write(path, body).expect("write");
         if same_stat {
@@ -276,7 +278,10 @@ mod tests {
         assert!(cache.lookup(&touched).expect("lookup").is_some());
         let warnings = cache.take_warnings();
         assert_eq!(warnings.len(), 2, "{warnings:?}");
-        assert!(warnings[0].contains("has its output `o` changed"), "{warnings:?}");
+        assert!(
+            warnings[0].contains("has its output `o` changed"),
+            "{warnings:?}"
+        );
         assert!(warnings[1].contains("lacks its output `o`"), "{warnings:?}");
         // Both keys are free to run again.
         assert!(matches!(
@@ -315,6 +320,12 @@ mod tests {
         let repaired = cache.verify(Depth::Full, true).expect("verify");
         assert_eq!(repaired.repaired.len(), 2);
         assert_eq!(cache.objects().expect("list"), vec![fine]);
-        assert!(cache.verify(Depth::Full, false).expect("verify").findings.is_empty());
+        assert!(
+            cache
+                .verify(Depth::Full, false)
+                .expect("verify")
+                .findings
+                .is_empty()
+        );
     }
 }

@@ -137,16 +137,27 @@ pub enum Command {
     Gc {
         #[command(flatten)]
         cache: CacheArg,
-        /// Recipes whose results to keep (default: every `recipes/**/*.toml`, and then
-        /// one that does not load stops `gc`).
+        /// Recipes whose results to keep (default: every `recipes/**/*.toml`; one of those
+        /// that does not load keeps what its last runs used).
         recipes: Vec<PathBuf>,
         /// Also keep, for each node name, the N most recent results no current plan
         /// reaches (the variants before a config edit).
         #[arg(long, value_name = "N", default_value_t = 0)]
         keep_last: usize,
+        /// Keep results that recipes outside the set used in the last D days, and
+        /// checkpoints of interrupted runs written in that time.
+        #[arg(long, value_name = "D", default_value_t = 7)]
+        keep_days: u64,
         /// Only report what would be deleted.
         #[arg(long)]
         dry_run: bool,
+        /// Delete also when that is most of the cache (more than half of its objects, over
+        /// 10, or more than 10 GiB); without it `gc` then only reports.
+        #[arg(long)]
+        yes: bool,
+        /// Wait for running `unmt run`s to finish instead of refusing.
+        #[arg(long)]
+        wait: bool,
     },
     /// Check every cached result against its record (re-hashing its outputs), as
     /// `git fsck` does; exits 1 if any fails.

@@ -106,8 +106,21 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
             cache,
             recipes,
             keep_last,
+            keep_days,
             dry_run,
-        } => gc::run(&cache.cache, recipes, keep_last, dry_run),
+            yes,
+            wait,
+        } => gc::run(
+            &cache.cache,
+            recipes,
+            gc::GcOptions {
+                keep_last,
+                keep_days,
+                dry_run,
+                yes,
+                wait,
+            },
+        ),
         Command::Verify {
             cache,
             repair,

@@ -45,6 +45,9 @@ pub fn run(
     }
     let opts = &opts;
     let cache = Cache::open(cache_dir)?;
+    // Held until the run ends: `gc` cannot delete what this run is about to reuse.
+    let _in_use =
+        cache.use_shared(|| eprintln!("waiting for `unmt gc` to finish with the cache"))?;
     let summary = if json {
         let r = report::JsonLines::new();
         let s = exec::execute(&graph, &cache, opts, &|e| r.event(&e))?;

@@ -25,7 +25,10 @@ pub fn run(cache_dir: &Path, repair: bool, quick: bool, json: bool) -> Result<i3
         return Ok(i32::from(unrepaired > 0));
     }
     for f in &report.findings {
-        let node = f.node.as_deref().map_or(String::new(), |n| format!(" (node `{n}`)"));
+        let node = f
+            .node
+            .as_deref()
+            .map_or(String::new(), |n| format!(" (node `{n}`)"));
         let fate = if report.repaired.contains(&f.key) {
             ": moved to quarantine/, its node runs again"
         } else if report.busy.contains(&f.key) {

@@ -10,4 +10,4 @@ pub use model_files::{FoundModel, ModelFilesError, find_model};
 pub use planner::{
     Action, InputState, Inputs, Known, Plan, PlannedNode, make, resolve_inputs, why_run,
 };
-pub use why::{Explanation, LastRun, explain, reachable};
+pub use why::{Explanation, LastRun, Reach, explain, reachable};

@@ -128,17 +128,37 @@ pub fn explain(graph: &Graph, i: usize, cache: &Cache) -> Result<Explanation, Ca
     })
 }
 
-/// The keys of every result that one of `graphs` reuses as planned now: what `gc` keeps.
-pub fn reachable(graphs: &[Graph], cache: &Cache) -> Result<BTreeSet<NodeKey>, CacheError> {
-    let mut keep = BTreeSet::new();
+/// What the current plans of some graphs need from the cache: what `gc` keeps.
+#[derive(Debug, Default)]
+pub struct Reach {
+    /// Keys of results a plan reuses.
+    pub reuse: BTreeSet<NodeKey>,
+    /// Keys of nodes a plan would run: their checkpoints in `partial/` are a resume.
+    pub pending: BTreeSet<NodeKey>,
+    /// (recipe scope, node name) of nodes whose key a plan cannot compute yet, because a
+    /// producer must run first (a missing tokenizer output above a trained model): the
+    /// result the recipe last used under that name is likely still its own.
+    pub unkeyed: BTreeSet<(String, String)>,
+}
+
+/// Plans each of `graphs` against the cache and collects what [`Reach`] says.
+pub fn reachable(graphs: &[Graph], cache: &Cache) -> Result<Reach, CacheError> {
+    let mut reach = Reach::default();
     for graph in graphs {
         let (plan, _) = make(graph, cache, usize::MAX)?;
-        keep.extend(
-            plan.nodes
-                .into_iter()
-                .filter(|n| n.action == Action::Reuse)
-                .filter_map(|n| n.key),
-        );
+        for n in plan.nodes {
+            match (n.action, n.key) {
+                (Action::Reuse, Some(k)) => {
+                    reach.reuse.insert(k);
+                }
+                (_, Some(k)) => {
+                    reach.pending.insert(k);
+                }
+                (_, None) => {
+                    reach.unkeyed.insert((graph.scope.clone(), n.node));
+                }
+            }
+        }
     }
-    Ok(keep)
+    Ok(reach)
 }

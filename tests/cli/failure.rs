@@ -223,7 +223,12 @@ fn object_dir(env: &Env, node: &str) -> std::path::PathBuf {
 
 #[test]
 fn a_damaged_object_is_quarantined_and_rebuilt_with_its_children_reused() {
-    for damage in ["delete record", "truncate record", "edit output", "delete output"] {
+    for damage in [
+        "delete record",
+        "truncate record",
+        "edit output",
+        "delete output",
+    ] {
         let env = Env::new();
         env.write("t.txt", "Hello, world.\n").write("r.toml", TWO);
         let first = env.run("r.toml", &[], 0);
@@ -257,7 +262,9 @@ fn verify_finds_a_flip_that_keeps_size_and_time_and_repair_makes_the_node_rerun(
     env.write("t.txt", "Hello, world.\n").write("r.toml", TWO);
     env.run("r.toml", &[], 0);
     let output = object_dir(&env, "tok").join("out/text");
-    let mtime = std::fs::metadata(&output).and_then(|m| m.modified()).expect("mtime");
+    let mtime = std::fs::metadata(&output)
+        .and_then(|m| m.modified())
+        .expect("mtime");
     let mut bytes = std::fs::read(&output).expect("read");
     bytes[0] ^= 0x20;
     overwrite(&output, &bytes);

@@ -89,7 +89,14 @@ fn gc_default_set_keeps_results_of_recipes_in_subfolders() {
     env.run("other.toml", &[], 0);
     assert_eq!(env.objects().len(), 4);
 
+    // It ran just now: the default keeps it for `--keep-days` (7).
     let out = ok(&env, &["gc"]);
+    assert!(out.starts_with("deleted 0 objects"), "{out}");
+    assert!(
+        out.contains("kept 2 results that recipes outside the set used in the last 7 days"),
+        "{out}"
+    );
+    let out = ok(&env, &["gc", "--keep-days", "0"]);
     assert!(
         out.starts_with("deleted 2 objects") && out.contains("kept 2 reached by 1 recipes"),
         "{out}"
@@ -222,4 +229,156 @@ fn gc_keeps_what_a_default_set_recipe_that_does_not_load_last_used() {
     let out = env.unmt(&["gc", "recipes/notes/todo.toml"]);
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(env.objects().len(), 2);
+}
+
+#[test]
+fn gc_during_a_run_refuses_and_the_run_completes() {
+    let env = env();
+    // `slow` reuses `corpus` and reads it only after the flag appears.
+    let slow = format!(
+        "{}\n[nodes.slow]\nstage = \"command\"\ninputs = {{ text = \"corpus.train\" }}\n\
+         params = {{ run = [\"sh\", \"-c\", \"while [ ! -e go.flag ]; do sleep 0.1; done; cat \\\"$0\\\"\", \"{{in.text}}\"], stdout = \"copy\" }}\n",
+        recipe(1, 5)
+    );
+    env.write("recipes/r.toml", &recipe(1, 5));
+    env.run("recipes/r.toml", &[], 0);
+    env.write("recipes/r.toml", &slow);
+    // The recipe gc reads no longer has `sort`: its result is not reached.
+    env.write("recipes/gc.toml", "");
+    let child = env
+        .command(&["run", "recipes/r.toml"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let started = std::time::Instant::now();
+    while !env
+        .path("cache/partial")
+        .read_dir()
+        .is_ok_and(|mut d| d.next().is_some())
+    {
+        assert!(
+            started.elapsed().as_secs() < 20,
+            "the run never started `slow`"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = env.unmt(&["gc", "recipes/gc.toml"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    assert!(
+        stderr(&out).contains("is in use by a running `unmt run`"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(env.objects().len(), 2, "nothing deleted");
+    // `--wait` waits for the run, then deletes what no recipe reaches.
+    let waiting = env
+        .command(&["gc", "recipes/gc.toml", "--wait"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    env.write("go.flag", "");
+    let run = child.wait_with_output().expect("wait");
+    assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
+    let gc = waiting.wait_with_output().expect("wait");
+    assert_eq!(gc.status.code(), Some(0), "{}", stderr(&gc));
+    assert!(
+        stdout(&gc).starts_with("deleted 3 objects"),
+        "{}",
+        stdout(&gc)
+    );
+}
+
+#[test]
+fn gc_keeps_the_results_below_a_missing_cheap_parent() {
+    let env = env();
+    env.write("recipes/r.toml", &recipe(1, 5));
+    env.run("recipes/r.toml", &[], 0);
+    let show: serde_json::Value =
+        serde_json::from_str(&ok(&env, &["show", "corpus", "--json"])).expect("json");
+    std::fs::remove_dir_all(show["path"].as_str().expect("path")).expect("rm");
+    // `sort`'s key cannot be computed until `corpus` runs again; its last result stays.
+    let out = ok(&env, &["gc"]);
+    assert!(out.starts_with("deleted 0 objects"), "{out}");
+    assert_eq!(env.objects().len(), 1);
+    let s = env.run("recipes/r.toml", &[], 0);
+    assert_eq!(s.executed, names(&["corpus"]));
+    assert_eq!(s.reused, names(&["sort"]));
+}
+
+#[test]
+fn gc_only_reports_when_it_would_delete_most_of_the_cache() {
+    let env = env();
+    let many: String = (0..12)
+        .map(|i| {
+            format!(
+                "[nodes.n{i}]\nstage = \"command\"\nparams = {{ run = [\"echo\", \"{i}\"], stdout = \"o\" }}\n"
+            )
+        })
+        .collect();
+    env.write("recipes/r.toml", &many);
+    env.run("recipes/r.toml", &[], 0);
+    env.write("recipes/r.toml", &recipe(1, 5));
+    env.run("recipes/r.toml", &[], 0);
+    let out = env.unmt(&["gc"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        stdout(&out).starts_with("would delete 12 objects"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        stderr(&out).contains("nothing deleted: that is 12 of the 14 cached objects"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(env.objects().len(), 14);
+    let out = ok(&env, &["gc", "--yes"]);
+    assert!(out.starts_with("deleted 12 objects"), "{out}");
+    assert_eq!(env.objects().len(), 2);
+}
+
+#[test]
+fn gc_reclaims_quarantine_failed_logs_and_stale_attempts_but_not_a_resumable_one() {
+    let env = env();
+    let failing = format!(
+        "{}\n[nodes.bad]\nstage = \"command\"\nparams = {{ run = [\"false\"], stdout = \"o\" }}\n",
+        recipe(1, 5)
+    );
+    env.write("recipes/r.toml", &failing);
+    env.run("recipes/r.toml", &[], 1);
+    // Debris: a quarantined object, a crashed attempt's work directory, a temp file.
+    env.write("cache/quarantine/abc-1/out/x", "x");
+    env.write(
+        &format!("cache/partial/{}/work-1-2/out/x", "cd".repeat(32)),
+        "x",
+    );
+    env.write("cache/refs/.x.json.999999999.0.1.tmp", "{}");
+    let failed = env.path("cache/failed");
+    assert_eq!(crate::common::list(&failed).len(), 1);
+
+    // `bad` would run again: its failure log and attempt directory stay.
+    let out = ok(&env, &["gc", "--keep-days", "0"]);
+    assert!(
+        out.contains("reclaimed 1 stale attempts and checkpoints in partial/"),
+        "{out}"
+    );
+    assert!(out.contains("reclaimed 1 quarantined objects"), "{out}");
+    assert!(out.contains("reclaimed 1 stale temporary files"), "{out}");
+    assert!(!out.contains("failed/"), "{out}");
+    assert_eq!(crate::common::list(&failed).len(), 1);
+    assert!(!env.path("cache/quarantine/abc-1").exists());
+
+    // Once no recipe runs it, its failure log and checkpoints go too.
+    env.write("recipes/r.toml", &recipe(1, 5));
+    let out = ok(&env, &["gc", "--keep-days", "0"]);
+    assert!(out.contains("reclaimed 1 failure logs in failed/"), "{out}");
+    assert!(
+        out.contains("reclaimed 1 stale attempts and checkpoints in partial/"),
+        "{out}"
+    );
+    assert!(crate::common::list(&failed).is_empty());
+    assert!(crate::common::list(&env.path("cache/partial")).is_empty());
 }
