@@ -263,6 +263,7 @@ fn run_unmt<B: AutodiffBackend>(c: &Case, device: &B::Device) -> Measured {
         dir: dir.path(),
         fingerprint: "bench",
         stop_after_epochs: None,
+        stop_after_iterations: None,
     };
     let out = train::<B>(
         &settings,

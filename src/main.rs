@@ -24,13 +24,37 @@ fn main() {
         )
     }));
     // Every published result is complete and every attempt lives in a partial directory, so
-    // stopping at any instant is safe: say so and leave at once.
-    // SIGINT, SIGTERM and SIGHUP (ctrlc's `termination`): the external programs of
-    // `command` nodes end with unmt, so none writes into the cache after it is gone.
+    // stopping at any instant is safe. SIGINT, SIGTERM and SIGHUP (ctrlc's `termination`):
+    // the external programs of `command` nodes end with unmt, so none writes into the cache
+    // after it is gone; training loops first finish their step and write a checkpoint (a
+    // second signal leaves at once, losing at most the work since the last checkpoint).
     let _ = ctrlc::set_handler(|| {
+        static AGAIN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+        if AGAIN.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            eprintln!(
+                "\ninterrupted again: leaving now; training resumes from its last checkpoint"
+            );
+            std::process::exit(130);
+        }
         unmt::stages::children::terminate_all();
-        eprintln!("\ninterrupted: nothing partial was published; rerun to continue");
-        std::process::exit(130);
+        let training = unmt::train::stop::request();
+        if training == 0 {
+            eprintln!("\ninterrupted: nothing partial was published; rerun to continue");
+            std::process::exit(130);
+        }
+        eprintln!(
+            "\ninterrupted: {training} training run(s) stop after the current step and write a \
+             checkpoint (interrupt again to leave now)"
+        );
+        std::thread::spawn(|| {
+            let limit = std::time::Duration::from_secs(600);
+            if unmt::train::stop::wait_idle(limit) {
+                eprintln!("interrupted: checkpoint written; rerun to continue from it");
+            } else {
+                eprintln!("interrupted: no checkpoint after 10 minutes; leaving without one");
+            }
+            std::process::exit(130);
+        });
     });
     let code = match unmt::cli::run(cli) {
         Ok(code) => code,

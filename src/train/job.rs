@@ -663,6 +663,7 @@ pub fn run(
             dir: checkpoint_dir,
             fingerprint: &fingerprint,
             stop_after_epochs: None,
+            stop_after_iterations: None,
         },
         on_event,
     };
@@ -677,7 +678,7 @@ pub fn run(
     let json = serde_json::to_vec_pretty(&config).map_err(std::io::Error::other);
     json.and_then(|j| std::fs::write(&outputs.config, j))
         .map_err(out_err(&outputs.config))?;
-    let json = serde_json::to_vec_pretty(&outcome.history).map_err(std::io::Error::other);
+    let json = super::scaffold::history_json(&outcome.history).map_err(std::io::Error::other);
     json.and_then(|j| std::fs::write(&outputs.history, j))
         .map_err(out_err(&outputs.history))?;
     export_embeddings(&outcome.best, &dico, &outputs.embeddings)?;

@@ -542,6 +542,7 @@ mod tests {
             dir,
             fingerprint,
             stop_after_epochs: stop,
+            stop_after_iterations: None,
         }
     }
 
@@ -820,6 +821,73 @@ mod tests {
                 .collect::<Vec<_>>()
         };
         assert_eq!(strip(&a.history), strip(&b.history));
+    }
+
+    /// Ctrl-C inside an epoch: a checkpoint at that update, from which the rerun ends with
+    /// the weights and history of a run that never stopped.
+    #[test]
+    fn run_cut_short_inside_an_epoch_resumes_to_the_uninterrupted_weights() {
+        let s = settings();
+        let whole = tempfile::tempdir().unwrap();
+        let a = run(&s, &init(), whole.path(), None);
+        let split = tempfile::tempdir().unwrap();
+        let mut f = files(split.path(), "test", None);
+        // Epochs of 80 sentences, 8 per iteration (an update of 4 per language): iteration
+        // 27 is inside the third.
+        f.stop_after_iterations = Some(27);
+        let err = train::<Ad>(
+            &s,
+            &languages(),
+            &init(),
+            &f,
+            &Default::default(),
+            &mut |_| {},
+        )
+        .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                TrainError::Interrupted {
+                    epoch: 3,
+                    updates: 54
+                }
+            ),
+            "{err}"
+        );
+        let mut log = Vec::new();
+        let f = files(split.path(), "test", None);
+        let b = train::<Ad>(
+            &s,
+            &languages(),
+            &init(),
+            &f,
+            &Default::default(),
+            &mut |e| {
+                if let crate::train::scaffold::TrainEvent::Log(l) = e {
+                    log.push(l);
+                }
+            },
+        )
+        .unwrap();
+        assert!(
+            log[0].starts_with("resuming inside epoch 3 (54 updates)"),
+            "{log:?}"
+        );
+        assert_eq!(params(&a.last), params(&b.last));
+        assert_eq!(params(&a.best), params(&b.best));
+        let strip = |h: &[EpochReport]| {
+            h.iter()
+                .map(|r| (r.train_loss(), r.valid.valid_mlm_ppl))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(strip(&a.history), strip(&b.history));
+        let leftovers: Vec<_> = std::fs::read_dir(split.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.contains(".u"))
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod reload;
 pub mod report;
 pub mod scaffold;
 pub mod schedule;
+pub mod stop;
 pub mod stream;
 pub mod trainable;
 pub mod unmt;

@@ -67,6 +67,17 @@ pub enum TrainError {
         /// The metrics validation produced.
         available: String,
     },
+    /// Training stopped before its end on request ([`RunFiles::stop_after_iterations`]), with
+    /// a checkpoint from which the next call continues.
+    #[error(
+        "training stopped at update {updates} (epoch {epoch}) with a checkpoint; rerun to continue"
+    )]
+    Interrupted {
+        /// The 1-based epoch in progress.
+        epoch: usize,
+        /// Updates done.
+        updates: u64,
+    },
     /// An objective-specific failure (bad batch, generation error), as a message.
     #[error("failed to run the {kind} step: {reason}")]
     Step {
@@ -203,7 +214,9 @@ pub struct EpochReport<R> {
     pub train: BTreeMap<String, KindStats>,
     /// Learning rate of the epoch's last update.
     pub lr: f64,
-    /// Training tokens per second in this epoch.
+    /// Training tokens per second in this epoch (kept in the checkpoint and the record's
+    /// metrics, left out of the `history` output: see [`history_json`]).
+    #[serde(default)]
     pub tokens_per_s: f64,
     /// The objective's validation.
     pub valid: R,
@@ -302,6 +315,30 @@ struct EpochTally {
 }
 
 impl EpochTally {
+    fn to_partial(&self, updates: u64) -> PartialEpoch {
+        PartialEpoch {
+            updates,
+            sentences: self.sentences,
+            tokens: self.tokens,
+            lr: self.lr,
+            kinds: self.kinds.clone(),
+            elapsed_s: self.started.elapsed().as_secs_f64(),
+        }
+    }
+
+    fn from_partial(p: &PartialEpoch) -> Self {
+        let now = Instant::now();
+        Self {
+            started: now
+                .checked_sub(std::time::Duration::from_secs_f64(p.elapsed_s.max(0.0)))
+                .unwrap_or(now),
+            sentences: p.sentences,
+            tokens: p.tokens,
+            lr: p.lr,
+            kinds: p.kinds.clone(),
+        }
+    }
+
     fn new() -> Self {
         Self {
             started: Instant::now(),
@@ -410,6 +447,21 @@ struct RunState<C, R> {
     decrease_counts: usize,
     history: Vec<EpochReport<R>>,
     finished: bool,
+    /// Set when the run stopped inside an epoch (Ctrl-C): its tallies so far; the model and
+    /// optimizer are then in the `.uN` files of that update.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    partial: Option<PartialEpoch>,
+}
+
+/// The sums of an epoch cut short, to continue it where it stopped.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct PartialEpoch {
+    updates: u64,
+    sentences: u64,
+    tokens: u64,
+    lr: f64,
+    kinds: BTreeMap<String, (f64, u64)>,
+    elapsed_s: f64,
 }
 
 /// What a training run leaves behind (files in the checkpoint directory).
@@ -438,6 +490,18 @@ fn model_path(dir: &Path, epoch: usize) -> PathBuf {
 fn optim_path(dir: &Path, epoch: usize) -> PathBuf {
     dir.join(format!("optim.e{epoch}.safetensors"))
 }
+/// The model and optimizer files of a state: the epoch's, or those of the update where an
+/// epoch was cut short.
+fn state_files<C, R>(dir: &Path, state: &RunState<C, R>) -> (PathBuf, PathBuf) {
+    let e = state.counters.epochs_done;
+    match &state.partial {
+        None => (model_path(dir, e), optim_path(dir, e)),
+        Some(p) => (
+            dir.join(format!("model.e{e}.u{}.safetensors", p.updates)),
+            dir.join(format!("optim.e{e}.u{}.safetensors", p.updates)),
+        ),
+    }
+}
 /// The best model's file in a checkpoint directory.
 pub fn best_path(dir: &Path) -> PathBuf {
     dir.join("best.safetensors")
@@ -452,6 +516,9 @@ pub struct RunFiles<'a> {
     /// End the call after this many epochs without marking the run finished (tests use it
     /// to simulate a crash).
     pub stop_after_epochs: Option<usize>,
+    /// Stop once this many iterations are done in all, inside an epoch, as Ctrl-C does:
+    /// write a mid-epoch checkpoint and return [`TrainError::Interrupted`] (tests).
+    pub stop_after_iterations: Option<u64>,
 }
 
 /// Trains (or resumes) `fresh` with `objective` until the criterion or `max_epochs` stops it.
@@ -468,12 +535,14 @@ where
     O: Objective<B>,
 {
     let dir = files.dir;
+    let active = super::stop::Active::enter();
     let (model, adam, mut state) = match load_state::<O::Cursor, O::Report>(dir, files.fingerprint)?
     {
         Some(state) => {
             let e = state.counters.epochs_done;
-            let model = checkpoint::load_module(fresh, &model_path(dir, e))?;
-            let (tensors, meta) = checkpoint::read_safetensors(&optim_path(dir, e))?;
+            let (model_file, optim_file) = state_files(dir, &state);
+            let model = checkpoint::load_module(fresh, &model_file)?;
+            let (tensors, meta) = checkpoint::read_safetensors(&optim_file)?;
             let step = meta
                 .get("step")
                 .and_then(|s| s.parse().ok())
@@ -481,12 +550,17 @@ where
             let adam =
                 Adam::from_host(settings.adam, &tensors, step, device).map_err(|reason| {
                     TrainError::Resume {
-                        path: optim_path(dir, e),
+                        path: optim_file.clone(),
                         reason,
                     }
                 })?;
+            let within = if state.partial.is_some() {
+                format!(" inside epoch {}", e + 1)
+            } else {
+                format!(" after epoch {e}")
+            };
             on_event(TrainEvent::Log(format!(
-                "resuming after epoch {e} ({} updates)",
+                "resuming{within} ({} updates)",
                 state.counters.updates
             )));
             (model, adam, state)
@@ -508,9 +582,11 @@ where
                 decrease_counts: 0,
                 history: Vec::new(),
                 finished: false,
+                partial: None,
             },
         ),
     };
+    let mut resumed_tally = state.partial.take().map(|p| EpochTally::from_partial(&p));
     let resumed_from_epoch = state.counters.epochs_done;
     let mut updater = Updater {
         model: Some(model),
@@ -526,8 +602,27 @@ where
             break;
         }
         let epoch = state.counters.epochs_done + 1;
-        updater.epoch = EpochTally::new();
+        updater.epoch = resumed_tally.take().unwrap_or_else(EpochTally::new);
         while updater.epoch.sentences < settings.epoch_size {
+            let asked = super::stop::requested();
+            if asked
+                || files
+                    .stop_after_iterations
+                    .is_some_and(|n| updater.counters.iterations >= n)
+            {
+                state.counters = updater.counters;
+                state.partial = Some(updater.epoch.to_partial(state.counters.updates));
+                let meta = objective.model_metadata(epoch);
+                save_state(dir, updater.model(), &updater.adam, &state, meta)?;
+                let updates = state.counters.updates;
+                updater.log(format!(
+                    "interrupted: checkpoint written at update {updates} (epoch {epoch}); a rerun continues from it"
+                ));
+                if asked {
+                    super::stop::checkpointed(active);
+                }
+                return Err(TrainError::Interrupted { epoch, updates });
+            }
             objective.iteration(&mut updater, &mut state.cursor)?;
             updater.counters.iterations += 1;
         }
@@ -601,6 +696,21 @@ where
     })
 }
 
+/// The history as a content output: each epoch's report without its wall-clock figures
+/// (`tokens_per_s`), so that two identical runs write identical bytes and early cutoff
+/// works for every consumer (#17). Throughput goes into the node's record as a metric.
+pub fn history_json<R: Serialize>(history: &[EpochReport<R>]) -> serde_json::Result<Vec<u8>> {
+    let mut v = serde_json::to_value(history)?;
+    if let Some(epochs) = v.as_array_mut() {
+        for e in epochs {
+            if let Some(o) = e.as_object_mut() {
+                o.remove("tokens_per_s");
+            }
+        }
+    }
+    serde_json::to_vec_pretty(&v)
+}
+
 /// The log line of a finished epoch.
 fn epoch_line<R>(r: &EpochReport<R>) -> String {
     let train: Vec<String> = r
@@ -624,8 +734,8 @@ fn epoch_line<R>(r: &EpochReport<R>) -> String {
     )
 }
 
-/// Writes this epoch's model and optimizer, then `state.json` (the commit point), then
-/// removes the previous epoch's files. A crash at any point leaves a consistent checkpoint.
+/// Writes this epoch's (or this update's, for an epoch cut short) model and optimizer, then
+/// `state.json` (the commit point), then removes the files it supersedes. A crash at any point leaves a consistent checkpoint.
 fn save_state<B, M, C, R>(
     dir: &Path,
     model: &M,
@@ -640,10 +750,11 @@ where
     R: Serialize + DeserializeOwned,
 {
     let e = state.counters.epochs_done;
-    checkpoint::save_module(model, &model_path(dir, e), metadata)?;
+    let (model_file, optim_file) = state_files(dir, state);
+    checkpoint::save_module(model, &model_file, metadata)?;
     let (tensors, step) = adam.to_host();
     checkpoint::write_safetensors(
-        &optim_path(dir, e),
+        &optim_file,
         &tensors,
         HashMap::from([("step".to_owned(), step.to_string())]),
     )?;
@@ -655,9 +766,20 @@ where
             path: path.clone(),
             source,
         })?;
-    if e > 0 {
+    if e > 0 && state.partial.is_none() {
         let _ = std::fs::remove_file(model_path(dir, e - 1));
         let _ = std::fs::remove_file(optim_path(dir, e - 1));
+    }
+    // Files of earlier cut-short epochs (`.uN`), now superseded.
+    let keep = [model_file, optim_file];
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for p in entries.flatten().map(|e| e.path()) {
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            let cut_short = name.contains(".u") && name.ends_with(".safetensors");
+            if cut_short && !keep.contains(&p) {
+                let _ = std::fs::remove_file(&p);
+            }
+        }
     }
     Ok(())
 }

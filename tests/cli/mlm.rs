@@ -1,5 +1,5 @@
 //! The `mlm` stage through the engine: a run killed mid-training resumes from its last epoch
-//! checkpoint when the same node reruns.
+//! checkpoint when the same node reruns; one interrupted resumes from the step it stopped at.
 
 use crate::common::{Env, stdout};
 
@@ -118,4 +118,81 @@ fn train_mlm_takes_the_stage_params() {
         (Some(16), Some(1)),
         "{config}"
     );
+}
+
+/// Ctrl-C (here SIGINT to unmt alone, as a supervisor sends it) during training: the loop
+/// finishes its step, writes a checkpoint inside the epoch and unmt exits 130; the rerun
+/// continues from that update and publishes the bytes an uninterrupted run publishes.
+#[test]
+fn interrupted_mlm_checkpoints_inside_the_epoch_and_resumes_to_the_same_bytes() {
+    let whole = Env::new();
+    whole.write("r.toml", &recipe());
+    whole.run("r.toml", &[], 0);
+    let record = |env: &Env| -> serde_json::Value {
+        serde_json::from_str(&stdout(&env.unmt(&["show", "mlm", "--json"]))).expect("json")
+    };
+
+    let env = Env::new();
+    env.write("r.toml", &recipe());
+    let child = env
+        .command(&["run", "r.toml"])
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let started = std::time::Instant::now();
+    let state = loop {
+        let found = crate::common::list(&env.path("cache/partial"))
+            .into_iter()
+            .map(|d| d.join("checkpoints/state.json"))
+            .find(|p| p.exists());
+        if let Some(p) = found {
+            break p;
+        }
+        assert!(
+            started.elapsed().as_secs() < 120,
+            "no epoch checkpoint appeared"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(sent.success());
+    let out = child.wait_with_output().expect("wait");
+    let err = crate::common::stderr(&out);
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    assert!(
+        err.contains("stop after the current step and write a checkpoint"),
+        "{err}"
+    );
+    assert!(
+        err.contains("checkpoint written; rerun to continue"),
+        "{err}"
+    );
+    let saved: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&state).expect("state")).expect("json");
+    assert!(
+        saved.get("partial").is_some(),
+        "a checkpoint inside an epoch: {saved}"
+    );
+    assert!(env.objects().len() < 3, "mlm was not published");
+
+    let s = env.run("r.toml", &[], 0);
+    assert_eq!(s.executed, vec!["mlm".to_owned()], "{s:?}");
+    let rec = record(&env);
+    let log = std::fs::read_to_string(
+        std::path::Path::new(rec["path"].as_str().expect("path")).join("log.txt"),
+    )
+    .expect("log");
+    assert!(log.contains("resuming inside epoch"), "{log}");
+    let reference = record(&whole);
+    for output in ["best", "last", "history", "embeddings", "config"] {
+        assert!(rec["outputs"][output]["hash"].is_string(), "{output}: {rec}");
+        assert_eq!(
+            rec["outputs"][output]["hash"], reference["outputs"][output]["hash"],
+            "{output}"
+        );
+    }
 }

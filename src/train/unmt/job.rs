@@ -210,6 +210,7 @@ pub fn run(
         dir: checkpoint_dir,
         fingerprint: &fingerprint,
         stop_after_epochs: None,
+        stop_after_iterations: None,
     };
     let work = Train {
         p,
@@ -232,7 +233,14 @@ pub fn run(
     copy(&outcome.best, &outputs.best)?;
     copy(&outcome.last, &outputs.last)?;
     write_json(&outputs.config, &config)?;
-    write_json(&outputs.history, &outcome.history)?;
+    let json = crate::train::scaffold::history_json(&outcome.history);
+    json.map_err(std::io::Error::other)
+        .and_then(|j| std::fs::write(&outputs.history, j))
+        .map_err(|source| UnmtJobError::Io {
+            action: "write",
+            path: outputs.history.clone(),
+            source,
+        })?;
     let hyp_dir = &outputs.hypotheses;
     std::fs::create_dir_all(hyp_dir).map_err(|source| UnmtJobError::Io {
         action: "create",

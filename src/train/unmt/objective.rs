@@ -447,7 +447,11 @@ mod tests {
         }
     }
 
-    fn run(dir: &Path, stop: Option<usize>) -> Outcome<UnmtValid> {
+    fn run_cut(
+        dir: &Path,
+        stop: Option<usize>,
+        cut: Option<u64>,
+    ) -> Result<Outcome<UnmtValid>, TrainError> {
         let (p, d, c) = (params(), dico(), config());
         let mono = vec![corpus(0, 40), corpus(12, 40)];
         let sides = vec![valid("en", 0, &d), valid("mk", 12, &d)];
@@ -475,6 +479,7 @@ mod tests {
             dir,
             fingerprint: "test",
             stop_after_epochs: stop,
+            stop_after_iterations: cut,
         };
         scaffold::run::<Ad, _>(
             &mut objective,
@@ -484,7 +489,10 @@ mod tests {
             &device,
             &mut |_| {},
         )
-        .expect("training")
+    }
+
+    fn run(dir: &Path, stop: Option<usize>) -> Outcome<UnmtValid> {
+        run_cut(dir, stop, None).expect("training")
     }
 
     #[test]
@@ -522,6 +530,24 @@ mod tests {
         assert_eq!(first.history.len(), 1);
         let b = run(split.path(), None);
         assert_eq!(b.resumed_from_epoch, 1);
+        let params = |p: &Path| checkpoint::read_safetensors(p).expect("model").0;
+        assert_eq!(params(&a.last), params(&b.last));
+        let losses =
+            |o: &Outcome<UnmtValid>| o.history.iter().map(|r| r.train_loss()).collect::<Vec<_>>();
+        assert_eq!(losses(&a), losses(&b));
+    }
+
+    #[test]
+    fn a_run_cut_short_at_a_step_boundary_resumes_to_the_same_weights() {
+        let whole = tempfile::tempdir().expect("tempdir");
+        let a = run(whole.path(), None);
+        let split = tempfile::tempdir().expect("tempdir");
+        let err = run_cut(split.path(), None, Some(1)).expect_err("cut short");
+        assert!(
+            matches!(err, TrainError::Interrupted { epoch: 2, .. }),
+            "{err}"
+        );
+        let b = run(split.path(), None);
         let params = |p: &Path| checkpoint::read_safetensors(p).expect("model").0;
         assert_eq!(params(&a.last), params(&b.last));
         let losses =
