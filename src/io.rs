@@ -1,4 +1,5 @@
-//! Crash-safe file writes: temp file, fsync, rename, fsync the directory.
+//! Crash-safe file writes: temp file, fsync, rename, fsync the directory; and reproducible
+//! safetensors headers.
 //!
 //! A leaf module: the cache, checkpoints and training state all write through it, and it
 //! imports nothing from the crate.
@@ -63,6 +64,53 @@ pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
+/// `buf` with its header's `__metadata__` entries in sorted order. `safetensors::serialize`
+/// writes them in `HashMap` order, which differs from process to process, so equal weights
+/// and metadata gave files with different bytes (and cache outputs that never compare
+/// equal). Tensor entries and data are kept as they are: their offsets are relative to the
+/// end of the header, whose length is padded to a multiple of 8 as safetensors writes it.
+pub fn safetensors_sorted_metadata(buf: Vec<u8>) -> Result<Vec<u8>, String> {
+    let bad = || "safetensors wrote a malformed header".to_owned();
+    let n = buf
+        .get(..8)
+        .and_then(|b| b.try_into().ok())
+        .map(u64::from_le_bytes)
+        .and_then(|n| usize::try_from(n).ok())
+        .ok_or_else(bad)?;
+    let header = buf.get(8..8 + n).ok_or_else(bad)?;
+    let mut value: serde_json::Value = serde_json::from_slice(header).map_err(|e| e.to_string())?;
+    let Some(map) = value.as_object_mut() else {
+        return Err(bad());
+    };
+    if let Some(serde_json::Value::Object(meta)) = map.get_mut("__metadata__") {
+        let mut entries: Vec<(String, serde_json::Value)> =
+            std::mem::take(meta).into_iter().collect();
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        meta.extend(entries);
+    }
+    let mut text = serde_json::to_vec(&value).map_err(|e| e.to_string())?;
+    text.resize(text.len().next_multiple_of(8), b' ');
+    let mut out = Vec::with_capacity(8 + text.len() + buf.len() - 8 - n);
+    out.extend_from_slice(&(text.len() as u64).to_le_bytes());
+    out.extend_from_slice(&text);
+    out.extend_from_slice(&buf[8 + n..]);
+    Ok(out)
+}
+
+/// `MemAvailable` of `/proc/meminfo` in bytes; `None` where it cannot be read (non-Linux).
+/// Stages that allocate in proportion to user numbers compare with it first: an allocation
+/// failure aborts the whole process (`catch_unwind` cannot catch it), nodes beside it included.
+pub fn available_memory_bytes() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    parse_mem_available(&text)
+}
+
+fn parse_mem_available(meminfo: &str) -> Option<u64> {
+    let line = meminfo.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    kb.checked_mul(1024)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,5 +149,12 @@ mod tests {
         write_atomic(&path, b"new").expect("write");
         assert_eq!(fs::read_to_string(&victim).expect("read"), "keep");
         assert_eq!(fs::read_to_string(&path).expect("read"), "new");
+    }
+
+    #[test]
+    fn parses_meminfo() {
+        let text = "MemTotal:       24000000 kB\nMemFree: 1 kB\nMemAvailable:   5000000 kB\n";
+        assert_eq!(parse_mem_available(text), Some(5_000_000 * 1024));
+        assert_eq!(parse_mem_available("MemTotal: 1 kB\n"), None);
     }
 }

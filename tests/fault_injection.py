@@ -13,6 +13,8 @@ that a killed run can always be finished, with the same results as a run never i
    `record.json`, and nothing may have been moved to `quarantine/` (what a run does with an
    object it cannot read). A run that exits on its own before its kill must exit 0.
 3. A rerun without kills must exit 0; `verify` again.
+   A round whose run finishes before its kill moment tests nothing more on that cache;
+   `--restart-when-complete` empties the shared cache then, so every round kills a run.
 4. Every node's output hashes (the key each cache's `unmt plan --json` gives for the node name,
    its `objects/<key>/record.json`) are compared with the reference's, per node and output.
 
@@ -29,6 +31,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -172,6 +175,8 @@ def main():
                     help="an uninterrupted run's cache, reused instead of making one")
     ap.add_argument("--reference-seconds", type=float, default=None,
                     help="T with --reference-cache (default: estimated from its records)")
+    ap.add_argument("--restart-when-complete", action="store_true",
+                    help="empty the shared cache after a round whose run finished before its kill")
     ap.add_argument("--allow-mismatch", action="append", default=[], metavar="OUTPUT",
                     help="an output name (or NODE.OUTPUT) whose difference is tolerated")
     args = ap.parse_args()
@@ -196,12 +201,18 @@ def main():
         if rc != 0:
             sys.exit(f"the reference run failed:\n{tail(err)}")
 
-    rows = []
+    rows, restarts = [], []
     for rnd in range(1, args.kills + 1):
+        fates = []
         for row in kill_round(args, cache, rng, T, rnd, logs):
             rows.append(row)
+            fates += row["fates"]
             say(f"round {rnd:2}: at {row['moment']:6.1f} s runs {row['runs']} {row['fates']}: "
                 f"{row['objects']} objects, {len(row['findings'])} findings")
+        if args.restart_when_complete and "exit 0" in fates and rnd < args.kills:
+            shutil.rmtree(cache)
+            restarts.append(rnd)
+            say(f"round {rnd:2}: the run completed; the shared cache is emptied")
 
     rc, secs, err = run_to_end(args, cache, logs / "final")
     say(f"final rerun: exit {rc} in {secs:.1f} s")
@@ -231,12 +242,15 @@ def main():
     no_record = [(r["round"], k) for r in rows for k in r["no_record"]] + \
         [("final", k) for k in without_record(cache)]
     quarantined = entries(cache, "quarantine")
+    quarantined_at = [r["round"] for r in rows if r["quarantine"]]
     killed = sum(f == "killed" for r in rows for f in r["fates"])
     bad = [m for m in mismatches if m[1] not in allowed and f"{m[0]}.{m[1]}" not in allowed]
 
     say("\n== summary ==")
     say(f"seed {args.seed}, T {T:.1f} s, {args.kills} rounds x {args.concurrent} run(s), "
         f"{killed} runs killed")
+    if args.restart_when_complete:
+        say(f"shared cache emptied after rounds: {restarts}")
     say("kill moments (s): " + " ".join(f"{r['moment']:.1f}" for r in rows))
     say("objects after each kill: " + " ".join(str(r["objects"]) for r in rows))
     say(f"corrupt objects (verify findings): {len(corrupt)}")
@@ -245,7 +259,8 @@ def main():
             f"{f.get('output', '')}")
     say(f"objects without record.json: {len(no_record)}  " +
         " ".join(f"{w}:{k[:12]}" for w, k in no_record))
-    say(f"quarantined (moved aside by a run): {len(quarantined)}  {' '.join(quarantined)}")
+    say(f"quarantined (moved aside by a run): {len(quarantined)} at the end, "
+        f"non-empty after rounds {quarantined_at}  {' '.join(quarantined)}")
     say(f"final verify: {final.get('checked')} checked, {len(final['findings'])} findings")
     say(f"runs that completed (exit 0): {completed_runs} (the final rerun "
         f"{'included' if rc == 0 else 'FAILED'})")
@@ -256,7 +271,7 @@ def main():
     for node, out, what in mismatches:
         tag = "" if (node, out, what) in bad else " (allowed)"
         say(f"  {node} . {out}: {what}{tag}")
-    ok = not corrupt and not no_record and not quarantined and not failed_runs and not bad
+    ok = not (corrupt or no_record or quarantined or quarantined_at or failed_runs or bad)
     say(f"\nresult: {'PASS' if ok else 'FAIL'}  (logs in {logs})")
     return 0 if ok else 1
 

@@ -177,45 +177,12 @@ pub fn write_safetensors(
         })
         .collect::<Result<Vec<_>, _>>()?;
     let buf = safetensors::serialize(views, Some(metadata)).map_err(|e| invalid(e.to_string()))?;
-    let buf = sorted_metadata(buf).map_err(invalid)?;
+    let buf = crate::io::safetensors_sorted_metadata(buf).map_err(invalid)?;
     crate::io::write_atomic(path, &buf).map_err(|source| CheckpointError::Io {
         action: "write",
         path: path.to_path_buf(),
         source,
     })
-}
-
-/// `buf` with its header's `__metadata__` entries in sorted order. `safetensors::serialize`
-/// writes them in `HashMap` order, which differs from process to process, so equal weights
-/// and metadata gave files with different bytes (and cache outputs that never compare
-/// equal). Tensor entries and data are kept as they are: their offsets are relative to the
-/// end of the header, whose length is padded to a multiple of 8 as safetensors writes it.
-fn sorted_metadata(buf: Vec<u8>) -> Result<Vec<u8>, String> {
-    let bad = || "safetensors wrote a malformed header".to_owned();
-    let n = buf
-        .get(..8)
-        .and_then(|b| b.try_into().ok())
-        .map(u64::from_le_bytes)
-        .and_then(|n| usize::try_from(n).ok())
-        .ok_or_else(bad)?;
-    let header = buf.get(8..8 + n).ok_or_else(bad)?;
-    let mut value: serde_json::Value = serde_json::from_slice(header).map_err(|e| e.to_string())?;
-    let Some(map) = value.as_object_mut() else {
-        return Err(bad());
-    };
-    if let Some(serde_json::Value::Object(meta)) = map.get_mut("__metadata__") {
-        let mut entries: Vec<(String, serde_json::Value)> =
-            std::mem::take(meta).into_iter().collect();
-        entries.sort_by(|a, b| a.0.cmp(&b.0));
-        meta.extend(entries);
-    }
-    let mut text = serde_json::to_vec(&value).map_err(|e| e.to_string())?;
-    text.resize(text.len().next_multiple_of(8), b' ');
-    let mut out = Vec::with_capacity(8 + text.len() + buf.len() - 8 - n);
-    out.extend_from_slice(&(text.len() as u64).to_le_bytes());
-    out.extend_from_slice(&text);
-    out.extend_from_slice(&buf[8 + n..]);
-    Ok(out)
 }
 
 /// Named host tensors.

@@ -59,7 +59,7 @@ impl TransformerConfig {
             dim,
             n_layers,
             n_heads,
-            hidden_dim: 4 * dim,
+            hidden_dim: dim.saturating_mul(4),
             dropout: 0.1,
             attention_dropout: 0.1,
             gelu_activation: true,
@@ -86,6 +86,12 @@ impl TransformerConfig {
         if self.n_langs == 0 || self.max_positions == 0 || self.hidden_dim == 0 {
             return Err("n_langs, max_positions and hidden_dim must be positive".to_owned());
         }
+        if self.training_bytes().is_none() {
+            return Err(format!(
+                "dim {}, {} layers and {} words give more parameters than this machine can count",
+                self.dim, self.n_layers, self.n_words
+            ));
+        }
         for (name, p) in [
             ("dropout", self.dropout),
             ("attention_dropout", self.attention_dropout),
@@ -98,21 +104,47 @@ impl TransformerConfig {
     }
 
     /// Number of trainable scalars (the output projection is tied, its bias is counted).
+    /// [`Self::validate`] rejects configs whose count overflows, so this saturates only on
+    /// configs that never reach a model.
     pub fn n_params(&self) -> usize {
+        self.checked_n_params().unwrap_or(usize::MAX)
+    }
+
+    /// [`Self::n_params`] in checked arithmetic: `None` when the count overflows `usize`
+    /// (user numbers such as `dim = 10^10` would otherwise wrap silently in release builds).
+    pub fn checked_n_params(&self) -> Option<usize> {
         let (d, h, v) = (self.dim, self.hidden_dim, self.n_words);
-        let emb = v * d
-            + self.max_positions * d
-            + if self.n_langs > 1 {
-                self.n_langs * d
-            } else {
-                0
+        let add = |terms: &[Option<usize>]| {
+            terms
+                .iter()
+                .try_fold(0usize, |acc, t| acc.checked_add((*t)?))
+        };
+        let mul = |a: usize, b: usize| a.checked_mul(b);
+        let langs = if self.n_langs > 1 { self.n_langs } else { 0 };
+        let emb = add(&[
+            mul(v, d),
+            mul(self.max_positions, d),
+            mul(langs, d),
+            mul(2, d),
+        ])?;
+        let adapters = match self.adapter_size {
+            None => 0,
+            Some(a) => {
+                let one = add(&[mul(d, a), Some(a), mul(a, d), Some(d)])?;
+                mul(2, one)?
             }
-            + 2 * d;
-        let adapters = self
-            .adapter_size
-            .map_or(0, |a| 2 * ((d * a + a) + (a * d + d)));
-        let layer = 4 * (d * d + d) + 2 * d + (d * h + h) + (h * d + d) + 2 * d + adapters;
-        emb + self.n_layers * layer + v
+        };
+        let attention = mul(4, add(&[mul(d, d), Some(d)])?)?;
+        let ffn = add(&[mul(d, h), Some(h), mul(h, d), Some(d)])?;
+        let layer = add(&[Some(attention), mul(4, d), Some(ffn), Some(adapters)])?;
+        add(&[Some(emb), mul(self.n_layers, layer), Some(v)])
+    }
+
+    /// Bytes that training this model in f32 with Adam holds at least: weights, gradients
+    /// and Adam's two moments (4 copies of every parameter), activations not counted.
+    /// `None` on overflow.
+    pub fn training_bytes(&self) -> Option<u64> {
+        (self.checked_n_params()? as u64).checked_mul(16)
     }
 }
 
@@ -127,6 +159,17 @@ mod tests {
     fn paper_config_has_xlm_parameter_count() {
         let c = TransformerConfig::paper(64_139, 2);
         assert_eq!(c.n_params(), 141_848_203);
+    }
+
+    #[test]
+    fn huge_dims_are_an_error_not_a_wrapped_count() {
+        let c = TransformerConfig::new(64_000, 2, 1 << 40, 6, 8);
+        assert_eq!(c.checked_n_params(), None);
+        let err = c.validate().unwrap_err();
+        assert!(
+            err.contains("more parameters than this machine can count"),
+            "{err}"
+        );
     }
 
     #[test]

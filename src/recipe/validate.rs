@@ -222,7 +222,13 @@ pub fn validate(
         }
         plans.insert(plan.name.get_ref().clone(), idx);
     }
-    let names: std::collections::BTreeSet<&str> = nodes.iter().map(|n| n.name.as_str()).collect();
+    // Every node the recipe defines, also one whose own errors kept it out of `nodes`: a
+    // table that reads it is not wrong, and a second error for it would mislead.
+    let names: std::collections::BTreeSet<&str> = raw
+        .nodes
+        .iter()
+        .map(|n| n.name.get_ref().as_str())
+        .collect();
     let report = super::report::validate(&raw.report, &names, &mut errors);
     if errors.is_empty() {
         Ok(Recipe {
@@ -294,7 +300,7 @@ fn node_spec(node: &RawNode, errors: &mut Vec<RecipeError>) -> Option<NodeSpec> 
     let params = match resolve(stage, &node.params, node.params_span.clone(), &[]) {
         Ok(p) => p,
         Err(e) => {
-            errors.push(params_error(
+            errors.extend(every_params_error(
                 e,
                 stage,
                 &node.params,
@@ -466,6 +472,53 @@ pub fn param_span(entries: &[ParamEntry], field: &str) -> Option<Span> {
     Some(value.span())
 }
 
+/// Every bad parameter of a node, not only the first: parsing and `Validate` stop at the
+/// first problem, so the parameter at fault is set aside (its default then applies) and the
+/// rest resolved again, until they resolve or the problem is not in a written parameter (a
+/// default clashing with what was written would be an artifact of setting one aside).
+fn every_params_error(
+    first: ParamsError,
+    stage: &dyn DynStage,
+    entries: &[ParamEntry],
+    table: Span,
+) -> Vec<RecipeError> {
+    let mut remaining = entries.to_vec();
+    let mut out = Vec::new();
+    let mut err = first;
+    loop {
+        let culprit = culprit(&err, &remaining);
+        if culprit.is_none() && !out.is_empty() {
+            break;
+        }
+        out.push(params_error(err, stage, &remaining, table.clone()));
+        let Some(i) = culprit else { break };
+        remaining.remove(i);
+        match resolve(stage, &remaining, table.clone(), &[]) {
+            Err(e) if out.len() < 16 => err = e,
+            _ => break,
+        }
+    }
+    out
+}
+
+/// The written parameter a parameter error is about.
+fn culprit(e: &ParamsError, entries: &[ParamEntry]) -> Option<usize> {
+    match e {
+        ParamsError::UnknownKey { key, .. } => entries.iter().position(|p| p.key.get_ref() == key),
+        ParamsError::Type {
+            span: Some(span), ..
+        } => entries.iter().position(|p| {
+            let (k, v) = (p.key.span(), p.value.span());
+            (k.start <= span.start && span.start < k.end.max(k.start + 1))
+                || (v.start <= span.start && span.start < v.end.max(v.start + 1))
+        }),
+        ParamsError::Type { span: None, .. } => None,
+        ParamsError::Invalid(inv) => entries
+            .iter()
+            .position(|p| p.key.get_ref() == inv.top_level()),
+    }
+}
+
 /// Turns a parameter error into a located recipe error.
 pub fn params_error(
     e: ParamsError,
@@ -493,7 +546,7 @@ pub fn params_error(
             RecipeError::at(
                 span,
                 format!("parameter `{}` {}", inv.field, inv.message),
-                "out of range",
+                "invalid value",
             )
         }
     }

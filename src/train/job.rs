@@ -198,6 +198,19 @@ impl Validate for MlmParams {
                 "must name at least one language",
             ));
         }
+        // Streams are padded to `batch_size x bptt` tokens up front: a mistyped batch size
+        // would allocate that many before training starts.
+        for (name, v) in [
+            ("batch_size", self.batch_size),
+            ("eval_batch", self.eval_batch),
+        ] {
+            if v > 1 << 16 {
+                return Err(InvalidParam::new(
+                    name,
+                    format!("must be in 1..=65536, got {v}"),
+                ));
+            }
+        }
         if !self.dim.is_multiple_of(self.n_heads) {
             return Err(InvalidParam::new(
                 "n_heads",
@@ -406,6 +419,10 @@ pub enum JobError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     NoCuda(#[from] NoCuda),
+    /// The model cannot be trained in the memory available.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    TooLarge(#[from] super::memory::ModelTooLarge),
     /// A model file lacks a tensor.
     #[error("failed to export embeddings from `{path}`: no tensor `{tensor}`")]
     MissingTensor {
@@ -485,6 +502,7 @@ pub fn run(
     config
         .validate()
         .map_err(|reason| JobError::Model { reason })?;
+    super::memory::check_fits_here(&config, 1, p.device)?;
 
     let aligned: Option<AlignedRows> = match (p.init, &inputs.vectors) {
         (Init::Random, _) => None,

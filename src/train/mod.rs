@@ -7,6 +7,7 @@ pub mod device;
 pub mod init;
 pub mod job;
 pub mod masking;
+pub mod memory;
 pub mod mlm;
 pub mod noise;
 pub mod optim;

@@ -127,6 +127,20 @@ fn mlm_heads_must_divide_dim() {
     )]));
 }
 
+/// Every bad parameter of a node is reported, and nothing else: no second error for a
+/// sweep axis or report table that names the node.
+#[test]
+fn every_bad_parameter_of_a_node_is_reported_once() {
+    insta::assert_snapshot!(check(&[(
+        "r.toml",
+        &format!(
+            "{MLM_NODE}params = {{ dim = 64, n_layers = 0, n_heads = 5, dropout = 2.0, bogus = 1 }}\n\n\
+             [sweep]\n\"m.init\" = [\"random\"]\n\n\
+             [report.t]\ncolumns = [{{ label = \"ppl\", node = \"m\", metric = \"valid_en_mlm_ppl\" }}]\n"
+        )
+    )]));
+}
+
 #[test]
 fn aligned_mlm_needs_vectors() {
     insta::assert_snapshot!(check(&[(

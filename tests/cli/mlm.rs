@@ -189,10 +189,27 @@ fn interrupted_mlm_checkpoints_inside_the_epoch_and_resumes_to_the_same_bytes() 
     assert!(log.contains("resuming inside epoch"), "{log}");
     let reference = record(&whole);
     for output in ["best", "last", "history", "embeddings", "config"] {
-        assert!(rec["outputs"][output]["hash"].is_string(), "{output}: {rec}");
+        assert!(
+            rec["outputs"][output]["hash"].is_string(),
+            "{output}: {rec}"
+        );
         assert_eq!(
             rec["outputs"][output]["hash"], reference["outputs"][output]["hash"],
             "{output}"
         );
     }
+}
+
+/// A mistyped `dim` would make Burn's allocations abort the process (and every node beside
+/// it); the job estimates the training memory first and fails its node with the knobs to lower.
+#[test]
+fn a_model_too_large_for_memory_fails_its_node_with_what_to_lower() {
+    let env = Env::new();
+    let big = recipe().replace("dim = 16, n_layers = 1", "dim = 1048576, n_layers = 64");
+    env.write("r.toml", &big);
+    let out = env.unmt(&["run", "r.toml", "--keep-going"]);
+    let err = crate::common::stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("needs at least"), "{err}");
+    assert!(err.contains("lower `dim` or `n_layers`"), "{err}");
 }

@@ -105,12 +105,13 @@ impl WordVectors {
             ("nwords".to_owned(), self.len().to_string()),
             ("words".to_owned(), words),
         ]);
-        safetensors::serialize_to_file([("vectors", view)], Some(meta), path).map_err(|e| match e {
-            safetensors::SafeTensorError::IoError(source) => SkipgramError::Write {
-                path: path.to_path_buf(),
-                source,
-            },
-            other => st_err(other.to_string()),
+        let buf = safetensors::serialize([("vectors", view)], Some(meta))
+            .map_err(|e| st_err(e.to_string()))?;
+        // Sorted metadata: equal vectors give equal bytes (and equal cache hashes).
+        let buf = crate::io::safetensors_sorted_metadata(buf).map_err(st_err)?;
+        crate::io::write_atomic(path, &buf).map_err(|source| SkipgramError::Write {
+            path: path.to_path_buf(),
+            source,
         })
     }
 }
@@ -172,6 +173,26 @@ pub fn read_safetensors(path: &Path) -> Result<WordVectors, SkipgramError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn equal_vectors_give_equal_safetensors_bytes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let v = crate::embed::skipgram::WordVectors::new(
+            vec!["a".into(), "b".into()],
+            2,
+            vec![1.0, 2.0, 3.0, 4.0],
+        )
+        .expect("vectors");
+        // Each write's metadata map has its own hash seed: unsorted, the orders differed.
+        let bytes: Vec<Vec<u8>> = (0..8)
+            .map(|i| {
+                let p = dir.path().join(format!("{i}.safetensors"));
+                v.write_safetensors(&p).expect("write");
+                std::fs::read(p).expect("read")
+            })
+            .collect();
+        assert!(bytes.windows(2).all(|w| w[0] == w[1]));
+    }
 
     #[test]
     fn formats_like_printf_g5() {

@@ -27,17 +27,7 @@ pub fn estimate_memory_bytes(params: &SkipgramParams, n_words: usize) -> u64 {
     input + output + exported + negatives + per_word
 }
 
-/// `MemAvailable` of `/proc/meminfo` in bytes; `None` where it cannot be read (non-Linux).
-pub fn available_memory_bytes() -> Option<u64> {
-    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
-    parse_mem_available(&text)
-}
-
-fn parse_mem_available(meminfo: &str) -> Option<u64> {
-    let line = meminfo.lines().find(|l| l.starts_with("MemAvailable:"))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb * 1024)
-}
+pub use crate::io::available_memory_bytes;
 
 /// Fails with [`SkipgramError::InsufficientMemory`] when `needed` exceeds `available`
 /// (no check when the available amount is unknown).
@@ -105,10 +95,7 @@ mod tests {
     }
 
     #[test]
-    fn parses_meminfo() {
-        let text = "MemTotal:       24000000 kB\nMemFree: 1 kB\nMemAvailable:   5000000 kB\n";
-        assert_eq!(parse_mem_available(text), Some(5_000_000 * 1024));
-        assert_eq!(parse_mem_available("MemTotal: 1 kB\n"), None);
+    fn thousands_groups_digits() {
         assert_eq!(thousands(2_000_000), "2,000,000");
         assert_eq!(thousands(999), "999");
     }

@@ -96,8 +96,13 @@ impl Validate for SkipgramParams {
                 format!("must be at least 1, got {}", self.ws),
             ));
         }
-        if self.epoch == 0 {
-            return Err(invalid("epoch", "must be at least 1"));
+        // `epoch x tokens` counts the planned updates in u64: an unbounded epoch count could
+        // wrap it in a release build.
+        if self.epoch == 0 || self.epoch > 1 << 20 {
+            return Err(invalid(
+                "epoch",
+                format!("must be in 1..=1048576, got {}", self.epoch),
+            ));
         }
         if self.min_count == 0 {
             return Err(invalid("min_count", "must be at least 1"));

@@ -98,6 +98,10 @@ pub enum UnmtJobError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     NoCuda(#[from] NoCuda),
+    /// The encoder-decoder cannot be trained in the memory available.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    TooLarge(#[from] crate::train::memory::ModelTooLarge),
     /// Inputs and `langs` disagree in number.
     #[error(
         "failed to pair languages with inputs: `langs` names {langs} languages but there are {train} train, {valid} valid and {refs} refs inputs (one each per language, in order)"
@@ -186,6 +190,7 @@ pub fn run(
     let mut config = mlm_config;
     config.dropout = p.dropout;
     config.attention_dropout = p.attention_dropout;
+    crate::train::memory::check_fits_here(&config, 2, p.device)?;
     let mut mono = Vec::with_capacity(n);
     for path in &inputs.train {
         let sentences = load_mono(path, &dico, p.max_len)?;

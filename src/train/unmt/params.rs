@@ -266,7 +266,8 @@ impl Validate for UnmtParams {
                 return Err(InvalidParam::new(name, "must be at least 1"));
             }
         }
-        if self.max_len + 2 > 512 {
+        // Compared without adding: `max_len + 2` would wrap for a huge value in release builds.
+        if self.max_len > 510 {
             return Err(InvalidParam::new(
                 "max_len",
                 "must be at most 510 (learned positions)",

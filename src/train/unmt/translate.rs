@@ -77,8 +77,13 @@ impl Validate for TranslateParams {
         if self.src == self.tgt {
             return Err(InvalidParam::new("tgt", "must differ from `src`"));
         }
-        if self.beam_size == 0 {
-            return Err(InvalidParam::new("beam_size", "must be at least 1"));
+        // Every sentence holds `beam_size` hypotheses and their K/V caches: a mistyped size
+        // would allocate that many copies.
+        if self.beam_size == 0 || self.beam_size > 1024 {
+            return Err(InvalidParam::new(
+                "beam_size",
+                format!("must be in 1..=1024, got {}", self.beam_size),
+            ));
         }
         if !self.length_penalty.is_finite() {
             return Err(InvalidParam::new("length_penalty", "must be finite"));
