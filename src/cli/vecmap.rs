@@ -1,5 +1,5 @@
 //! `unmt vecmap`: command-line front end of [`crate::embed::vecmap::map`], mirroring
-//! `map_embeddings.py (--identical | --supervised DICT) SRC TRG SRC_OUT TRG_OUT`.
+//! `map_embeddings.py (--identical | --unsupervised | --supervised DICT) SRC TRG SRC_OUT TRG_OUT`.
 
 use std::path::PathBuf;
 
@@ -11,20 +11,25 @@ use crate::embed::vecmap::params::{Direction, Side, VecmapParams};
 use crate::embed::vecmap::{VecmapError, map};
 use crate::validate::Validate;
 
-/// Seed choice: exactly one of `--identical` / `--supervised DICT`.
+/// Seed choice: exactly one of `--identical` / `--unsupervised` / `--supervised DICT`.
 #[derive(Debug, Clone, clap::Args)]
 #[group(required = true, multiple = false)]
 pub struct SeedArgs {
     /// Seed with identical strings, then self-learning (VecMap `--identical`).
     #[arg(long)]
     pub identical: bool,
+    /// Seed from the similarity distributions of the most frequent words, no shared strings
+    /// needed, then self-learning (VecMap `--unsupervised`).
+    #[arg(long)]
+    pub unsupervised: bool,
     /// Map with this `src trg` dictionary, no self-learning (VecMap `--supervised`).
     #[arg(long, value_name = "DICT")]
     pub supervised: Option<PathBuf>,
 }
 
 /// Arguments of `unmt vecmap`. Option flags override the recipe's defaults
-/// ([`VecmapParams::default`] for `--identical`, [`VecmapParams::supervised`] otherwise).
+/// ([`VecmapParams::default`] for `--identical`, [`VecmapParams::unsupervised`] for
+/// `--unsupervised`, [`VecmapParams::supervised`] otherwise).
 #[derive(Debug, Clone, clap::Args)]
 pub struct VecmapArgs {
     #[command(flatten)]
@@ -85,6 +90,13 @@ pub struct VecmapArgs {
     /// Also write the run summary (iterations, objective, seed sample, time) as JSON here.
     #[arg(long)]
     pub summary_json: Option<PathBuf>,
+    /// Write the seed dictionary of the first iteration here (`SRC TRG` per line, in the
+    /// order the mode builds it).
+    #[arg(long, value_name = "FILE")]
+    pub seed_out: Option<PathBuf>,
+    /// With `--unsupervised`: words of each side the seed compares (VecMap 4000; 0 = all).
+    #[arg(long)]
+    pub unsupervised_vocab: Option<usize>,
 }
 
 impl VecmapArgs {
@@ -102,10 +114,13 @@ impl VecmapArgs {
                 })?
             }
             None if self.seed.supervised.is_some() => VecmapParams::supervised(),
+            None if self.seed.unsupervised => VecmapParams::unsupervised(),
             None => VecmapParams::default(),
         };
         p.mode = if self.seed.supervised.is_some() {
             crate::embed::vecmap::Mode::Supervised
+        } else if self.seed.unsupervised {
+            crate::embed::vecmap::Mode::Unsupervised
         } else {
             crate::embed::vecmap::Mode::Identical
         };
@@ -126,7 +141,8 @@ impl VecmapArgs {
             stochastic_multiplier,
             stochastic_interval,
             batch_size,
-            max_iterations
+            max_iterations,
+            unsupervised_vocab
         );
         if let Some(s) = self.seed_value {
             p.seed = s;
@@ -179,6 +195,19 @@ pub fn run(args: &VecmapArgs) -> Result<(), VecmapError> {
         s.final_dictionary_size,
         s.wall_time_s
     );
+    if let Some(path) = &args.seed_out {
+        let mut text = String::new();
+        for &(i, j) in &result.seed {
+            text.push_str(&src.words[i]);
+            text.push(' ');
+            text.push_str(&trg.words[j]);
+            text.push('\n');
+        }
+        crate::io::write_atomic(path, text.as_bytes()).map_err(|source| VecmapError::Write {
+            path: path.clone(),
+            source,
+        })?;
+    }
     if let Some(path) = &args.summary_json {
         let text = serde_json::to_string_pretty(s).unwrap_or_default();
         std::fs::write(path, text).map_err(|source| VecmapError::Write {

@@ -1,5 +1,5 @@
-//! `vecmap`: map two languages' embeddings into one space (VecMap `--identical`, or
-//! `--supervised` with a dictionary input).
+//! `vecmap`: map two languages' embeddings into one space (VecMap `--identical`,
+//! `--unsupervised`, or `--supervised` with a dictionary input).
 
 use super::StageCtx;
 use super::error::{StageError, write_json};
@@ -15,14 +15,13 @@ use crate::embed::vecmap::{self, Mode, VecmapParams};
 /// Outputs both mapped `.vec` files, `joint` (source first, then the target words the
 /// source lacks: the file the lexically aligned MLM's embedding layer is initialised from,
 /// duplicates resolved to the first = source vector, as XLM's loader does), and `summary`
-/// (iterations, objective, the identical-token seed).
+/// (iterations, objective, the seed's size and first pairs).
 pub struct VecmapStage;
 
 impl Stage for VecmapStage {
     const KIND: &'static str = "vecmap";
     const CODE_VERSION: u32 = 1;
-    const SUMMARY: &'static str =
-        "VecMap cross-lingual mapping seeded by identical tokens (or a dictionary)";
+    const SUMMARY: &'static str = "VecMap cross-lingual mapping seeded by identical tokens, similarity distributions (unsupervised) or a dictionary";
     type Params = VecmapParams;
 
     fn signature(_: &VecmapParams) -> Signature {
@@ -76,7 +75,7 @@ impl Stage for VecmapStage {
                     requirement: "mode = \"supervised\"",
                 });
             }
-            (Mode::Identical, _) => None,
+            (Mode::Identical | Mode::Unsupervised, _) => None,
         };
         let result = {
             let progress = ctx.progress_fn();

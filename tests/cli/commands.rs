@@ -412,3 +412,93 @@ fn bli_codes_and_skip_identical_give_the_stage_figures() {
         "{m} vs {cross}"
     );
 }
+
+/// `unmt vecmap --unsupervised` between two vocabularies without a shared string: the
+/// target is the source rotated, neighbouring rows swapped and renamed. The seed, written by
+/// `--seed-out` in VecMap's union order, pairs most words with their planted translation.
+#[test]
+fn vecmap_unsupervised_finds_a_seed_without_shared_strings() {
+    let (n, dim) = (120usize, 8usize);
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let mut uniform = move || {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1);
+        (state >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+    };
+    let x: Vec<Vec<f64>> = (0..n)
+        .map(|_| (0..dim).map(|d| uniform() * (1 + dim - d) as f64).collect())
+        .collect();
+    let (c, s) = (0.6, 0.8);
+    let rotate = |r: &[f64]| {
+        let mut o = r.to_vec();
+        o[0] = c * r[0] - s * r[1];
+        o[1] = s * r[0] + c * r[1];
+        o
+    };
+    let vec_file = |rows: Vec<(String, Vec<f64>)>| {
+        let mut t = format!("{} {dim}\n", rows.len());
+        for (w, r) in rows {
+            let v: Vec<String> = r.iter().map(|x| format!("{x:.6}")).collect();
+            t.push_str(&format!("{w} {}\n", v.join(" ")));
+        }
+        t
+    };
+    let src = vec_file((0..n).map(|i| (format!("s{i}"), x[i].clone())).collect());
+    let trg = vec_file(
+        (0..n)
+            .map(|j| (format!("t{j}"), rotate(&x[j ^ 1])))
+            .collect(),
+    );
+    let env = Env::new();
+    env.write("a.vec", &src).write("b.vec", &trg);
+    let (a, b) = (env.path("a.vec"), env.path("b.vec"));
+    let (ao, bo, seed) = (env.path("ao.vec"), env.path("bo.vec"), env.path("seed.txt"));
+    let identical = env.unmt(&[
+        "vecmap",
+        "--identical",
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+        ao.to_str().unwrap(),
+        bo.to_str().unwrap(),
+    ]);
+    assert_eq!(identical.status.code(), Some(2), "{}", stderr(&identical));
+    assert!(
+        stderr(&identical).contains("seed dictionary"),
+        "{}",
+        stderr(&identical)
+    );
+    let out = env.unmt(&[
+        "vecmap",
+        "--unsupervised",
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+        ao.to_str().unwrap(),
+        bo.to_str().unwrap(),
+        "--seed-out",
+        seed.to_str().unwrap(),
+        "--unsupervised-vocab",
+        "100",
+        "--vocabulary-cutoff",
+        "100",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = std::fs::read_to_string(&seed).expect("seed");
+    let pairs: Vec<(usize, usize)> = text
+        .lines()
+        .map(|l| {
+            let (s, t) = l.split_once(' ').expect("pair");
+            (s[1..].parse().expect("s"), t[1..].parse().expect("t"))
+        })
+        .collect();
+    assert_eq!(pairs.len(), 200, "{text}");
+    assert_eq!(pairs[0].0, 0);
+    assert_eq!(pairs[100].1, 0);
+    let right = pairs.iter().filter(|&&(i, j)| j == i ^ 1).count();
+    assert!(right >= 160, "{right} of 200 seed pairs right");
+    assert!(
+        std::fs::read_to_string(&ao)
+            .expect("out")
+            .starts_with("120 8\n")
+    );
+}

@@ -23,7 +23,7 @@ use super::induction::{InductionSettings, induce};
 use super::normalize::normalize;
 use super::params::{Mode, VecmapParams};
 use super::procrustes::{apply, procrustes};
-use super::seed::{dictionary_seed, identical_seed};
+use super::seed::{UnsupervisedSettings, dictionary_seed, identical_seed, unsupervised_seed};
 use super::whitening::{AdvancedSettings, advanced_mapping};
 use crate::embed::vec_format::Embeddings;
 use crate::validate::Validate;
@@ -40,6 +40,9 @@ pub struct VecmapResult {
     pub trg: Embeddings,
     /// Summary figures.
     pub summary: VecmapSummary,
+    /// The seed dictionary of the first iteration, `(src_row, trg_row)` in the order the
+    /// mode builds it (`unmt vecmap --seed-out`).
+    pub seed: Vec<(usize, usize)>,
 }
 
 /// Figures for reports and node records.
@@ -99,12 +102,27 @@ pub fn map(
         });
     }
     let dim = src.dim;
+    let mut x = src.data.clone();
+    let mut z = trg.data.clone();
+    normalize(&mut x, dim, &params.normalize);
+    normalize(&mut z, dim, &params.normalize);
+    // After normalisation, as VecMap builds it: the unsupervised seed reads the normalised
+    // vectors (the other seeds read only the words).
     let (seed, seed_oov) = match (params.mode, seed_dict) {
         (Mode::Identical, None) => (identical_seed(src, trg), 0),
         (Mode::Supervised, Some(d)) => dictionary_seed(src, trg, d),
-        (Mode::Identical, Some(_)) => {
+        (Mode::Unsupervised, None) => {
+            let settings = UnsupervisedSettings {
+                vocab: params.unsupervised_vocab,
+                normalize: &params.normalize,
+                csls_k: params.csls,
+                direction: params.direction,
+            };
+            (unsupervised_seed(&x, &z, dim, &settings)?, 0)
+        }
+        (Mode::Identical | Mode::Unsupervised, Some(_)) => {
             return Err(VecmapError::SeedMode {
-                reason: "identical mode takes no dictionary",
+                reason: "only supervised mode takes a dictionary",
             });
         }
         (Mode::Supervised, None) => {
@@ -116,10 +134,6 @@ pub fn map(
     if seed.is_empty() {
         return Err(VecmapError::EmptySeed);
     }
-    let mut x = src.data.clone();
-    let mut z = trg.data.clone();
-    normalize(&mut x, dim, &params.normalize);
-    normalize(&mut z, dim, &params.normalize);
 
     let cut = |n: usize| match params.vocabulary_cutoff {
         0 => n,
@@ -215,6 +229,7 @@ pub fn map(
             data: zw,
         },
         summary,
+        seed,
     })
 }
 
@@ -312,6 +327,41 @@ mod tests {
             let nb: f32 = b.iter().map(|x| x * x).sum::<f32>().sqrt();
             assert!(dot / (na * nb) > 0.95, "row {i}: {}", dot / (na * nb));
         }
+    }
+
+    /// No string is shared (only `</s>`-like tokens would be, between scripts): identical
+    /// mode has no seed, the unsupervised seed finds the rotation from the similarity
+    /// distributions alone. Scales decay per dimension so the distributions are informative
+    /// (isotropic Gaussians would make every word's look alike).
+    #[test]
+    fn unsupervised_mode_recovers_the_rotation_without_shared_strings() {
+        let (n, dim) = (300, 12);
+        let (mut src, mut trg, q) = synthetic(n, dim, 0, 0.0);
+        for e in [&mut src] {
+            for (k, v) in e.data.iter_mut().enumerate() {
+                *v *= 1.0 + 0.5 * (dim - k % dim) as f32;
+            }
+        }
+        // Z = X Q again, from the rescaled X.
+        let x = crate::embed::vecmap::procrustes::to_f64(&src.data, dim);
+        let z = &x * &q;
+        trg.data = (0..n)
+            .flat_map(|i| (0..dim).map(move |j| (i, j)))
+            .map(|(i, j)| z[(i, j)] as f32)
+            .collect();
+        let identical = map(&src, &trg, &VecmapParams::default(), None, &|_, _| {});
+        assert!(matches!(identical, Err(VecmapError::EmptySeed)));
+        let params = VecmapParams {
+            unsupervised_vocab: 200,
+            ..VecmapParams::unsupervised()
+        };
+        let r = map(&src, &trg, &params, None, &|_, _| {}).unwrap();
+        assert_eq!(r.summary.seed_size, 400);
+        assert_eq!(r.seed.len(), 400);
+        let right = r.seed.iter().filter(|&&(i, j)| i == j).count();
+        assert!(right > 300, "{right} of 400 seed pairs right");
+        let after = evaluate(&r.src, &r.trg, &gold(n, 0), &BliParams::default()).unwrap();
+        assert!(after.csls.p1 > 99.0, "mapped CSLS P@1 {:?}", after.csls);
     }
 
     #[test]

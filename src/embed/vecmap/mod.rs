@@ -1,8 +1,10 @@
 //! VecMap cross-lingual embedding mapping (artetxem/vecmap `map_embeddings.py`, commit
 //! b560c94e), the `--identical` recipe (seed = identical strings, self-learning with
 //! stochastic CSLS dictionary induction, then one whiten / orthogonal / re-weight / de-whiten
-//! mapping) and the `--supervised DICT` recipe (the same final mapping on a given dictionary,
-//! no self-learning).
+//! mapping), the `--unsupervised` recipe (the same with a seed from the similarity
+//! distributions of the 4000 most frequent words, no shared strings needed) and the
+//! `--supervised DICT` recipe (the same final mapping on a given dictionary, no
+//! self-learning).
 //!
 //! Differences from the Python reference, all deliberate:
 //! - random numbers: dropout masks come from a counter-based hash of (seed, iteration,
@@ -49,11 +51,23 @@ pub enum VecmapError {
     /// The seed dictionary is empty (no identical strings / no in-vocabulary pair).
     #[error("failed to build the seed dictionary: no pair has both words in the vocabularies")]
     EmptySeed,
-    /// Supervised mode without a dictionary, or identical mode with one.
+    /// Supervised mode without a dictionary, or another mode with one.
     #[error("failed to build the seed dictionary: {reason}")]
     SeedMode {
         /// Which combination of mode and dictionary was given.
         reason: &'static str,
+    },
+    /// The unsupervised seed's three `n x n` similarity matrices do not fit in memory.
+    #[error(
+        "failed to build the unsupervised seed: comparing the {n} most frequent words needs {needed_gb:.1} GB, {available_gb:.1} GB available; lower `unsupervised_vocab`"
+    )]
+    UnsupervisedTooLarge {
+        /// Rows compared per side.
+        n: usize,
+        /// Estimate, GB.
+        needed_gb: f64,
+        /// `MemAvailable`, GB.
+        available_gb: f64,
     },
     /// An SVD did not converge.
     #[error("failed to compute an svd ({0:?})")]

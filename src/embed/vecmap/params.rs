@@ -14,6 +14,11 @@ pub enum Mode {
     Identical,
     /// A given `src trg` dictionary (`--supervised DICT` / `--init_dictionary`).
     Supervised,
+    /// No dictionary and no shared strings: the seed comes from the similarity distributions
+    /// of the `unsupervised_vocab` most frequent words of each side (`--unsupervised` /
+    /// `--init_unsupervised`, Artetxe et al. ACL 2018). For languages in different scripts,
+    /// where identical strings are only numbers and punctuation.
+    Unsupervised,
 }
 
 /// Which side's whitening a side is de-whitened with.
@@ -40,8 +45,12 @@ pub enum Direction {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct VecmapParams {
-    /// Seed dictionary source. Default `identical`.
+    /// Seed dictionary source: `identical`, `supervised` (a dictionary input) or
+    /// `unsupervised`. Default `identical`.
     pub mode: Mode,
+    /// With `mode = "unsupervised"`: the seed compares the N first (most frequent) words of
+    /// each side; 0 = all. Memory grows as N^2 (three N x N float matrices). Default `4000`.
+    pub unsupervised_vocab: usize,
     /// Normalisation actions applied to both matrices in order. Default `[unit, center, unit]`.
     pub normalize: Vec<NormalizeAction>,
     /// Whiten in the final mapping. Default `true`.
@@ -87,6 +96,7 @@ impl Default for VecmapParams {
     fn default() -> Self {
         Self {
             mode: Mode::Identical,
+            unsupervised_vocab: 4000,
             normalize: vec![
                 NormalizeAction::Unit,
                 NormalizeAction::Center,
@@ -122,6 +132,16 @@ impl VecmapParams {
             vocabulary_cutoff: 0,
             csls: 0,
             batch_size: 1000,
+            ..Self::default()
+        }
+    }
+}
+
+impl VecmapParams {
+    /// `map_embeddings.py --unsupervised`: `--identical`'s settings with the unsupervised seed.
+    pub fn unsupervised() -> Self {
+        Self {
+            mode: Mode::Unsupervised,
             ..Self::default()
         }
     }
