@@ -209,7 +209,17 @@ pub fn run(args: &VecmapArgs) -> Result<(), VecmapError> {
         })?;
     }
     if let Some(path) = &args.summary_json {
-        let text = serde_json::to_string_pretty(s).unwrap_or_default();
+        // The summary plus the wall time by phase (`seconds`), which the stage's summary
+        // file leaves out so that equal runs write equal bytes.
+        let mut value = serde_json::to_value(s).unwrap_or_default();
+        if let serde_json::Value::Object(map) = &mut value {
+            map.insert("wall_time_s".into(), s.wall_time_s.into());
+            map.insert(
+                "seconds".into(),
+                serde_json::to_value(s.seconds).unwrap_or_default(),
+            );
+        }
+        let text = serde_json::to_string_pretty(&value).unwrap_or_default();
         std::fs::write(path, text).map_err(|source| VecmapError::Write {
             path: path.clone(),
             source,

@@ -253,15 +253,22 @@ def advanced_mapping(x, z, src_indices, trg_indices, a, diag):
     return xw, zw
 
 
-def vecmap(src_path, trg_path, mode, **overrides):
+def vecmap(src_path, trg_path, mode, max_iterations=None, diagnostics=True, **overrides):
     """map_embeddings.py `main` for one recipe, on the CPU, union direction, no validation or
-    log. Returns the mapped matrices, words, seed (index lists) and a summary dict."""
+    log. Returns the mapped matrices, words, seed (index lists), a summary dict and the wall
+    time by phase (`seconds`: read, seed = normalisation + seed dictionary, iterations,
+    final_mapping). Two additions that VecMap lacks, for `examples/bench_vecmap.rs`:
+    `max_iterations` ends self-learning after that many inductions, as `unmt vecmap
+    --max-iterations` does, and `diagnostics=False` skips this port's margin bookkeeping
+    (a full sort of every score block) so that the timings are VecMap's work only."""
     a = dict(RECIPE, **overrides)
     diag = {}
+    t_start = time.perf_counter()
     # Read input embeddings
     src_words, x = read_vec(src_path)
     trg_words, z = read_vec(trg_path)
     np.random.seed(a["seed"])  # xp.random.seed(args.seed)
+    t_read = time.perf_counter()
 
     # STEP 0: Normalization
     normalize(x, a["normalize"])
@@ -273,6 +280,7 @@ def vecmap(src_path, trg_path, mode, **overrides):
     else:
         src_indices, trg_indices = init_identical(src_words, trg_words)
     seed = (list(src_indices), list(trg_indices))
+    t_seed = time.perf_counter()
 
     # Allocate memory
     xw = np.empty_like(x)
@@ -302,13 +310,18 @@ def vecmap(src_path, trg_path, mode, **overrides):
     end = not a["self_learning"]
     inductions = 0
     gains = []  # diagnostics
+    converged = True
+    t_iterations = t_final = 0.0
     while True:
+        t_step = time.perf_counter()
         # Increase the keep probability if we have not improved in stochastic_interval its
         if it - last_improvement > a["stochastic_interval"]:
             if keep_prob >= 1.0:
                 end = True
             keep_prob = min(1.0, a["stochastic_multiplier"] * keep_prob)
             last_improvement = it
+        if not end and max_iterations is not None and inductions >= max_iterations:
+            end, converged = True, False
 
         # Update the embedding mapping
         if not end:  # orthogonal mapping (Procrustes) during self-learning
@@ -321,6 +334,7 @@ def vecmap(src_path, trg_path, mode, **overrides):
 
         # Self-learning
         if end:
+            t_final = time.perf_counter() - t_step
             break
         # Update the training dictionary (direction union: forward, then backward)
         if k > 0:
@@ -334,7 +348,8 @@ def vecmap(src_path, trg_path, mode, **overrides):
             simfwd[:j - i].max(axis=1, out=best_sim_forward[i:j])
             simfwd[:j - i] -= knn_sim_bwd / 2  # Equivalent to the real CSLS scores for NN
             scores = dropout(simfwd[:j - i], 1 - keep_prob)
-            min_margin = min(min_margin, margin(scores, 1))
+            if diagnostics:
+                min_margin = min(min_margin, margin(scores, 1))
             scores.argmax(axis=1, out=trg_indices_forward[i:j])
         if k > 0:
             for i in range(0, src_size, simfwd.shape[0]):
@@ -347,7 +362,8 @@ def vecmap(src_path, trg_path, mode, **overrides):
             simbwd[:j - i].max(axis=1, out=best_sim_backward[i:j])
             simbwd[:j - i] -= knn_sim_fwd / 2  # Equivalent to the real CSLS scores for NN
             scores = dropout(simbwd[:j - i], 1 - keep_prob)
-            min_margin = min(min_margin, margin(scores, 1))
+            if diagnostics:
+                min_margin = min(min_margin, margin(scores, 1))
             scores.argmax(axis=1, out=src_indices_backward[i:j])
         src_indices = np.concatenate((src_indices_forward, src_indices_backward))
         trg_indices = np.concatenate((trg_indices_forward, trg_indices_backward))
@@ -362,15 +378,18 @@ def vecmap(src_path, trg_path, mode, **overrides):
             last_improvement = it
             best_objective = objective
         it += 1
+        t_iterations += time.perf_counter() - t_step
 
     diag["induction min margin"] = float(min_margin)
     # how far the convergence rule was from flipping: the gain closest to the threshold
     diag["min |objective gain - threshold|"] = float(min(gains)) if gains else float("nan")
     summary = dict(iterations=inductions, objective=objective, best_objective=best_objective,
-                   converged=True, seed_size=len(seed[0]),
+                   converged=converged, seed_size=len(seed[0]),
                    final_dictionary_size=len(src_indices))
+    seconds = dict(read=t_read - t_start, seed=t_seed - t_read, iterations=t_iterations,
+                   final_mapping=t_final)
     return dict(src_words=src_words, trg_words=trg_words, xw=xw, zw=zw, seed=seed,
-                summary=summary, diag=diag)
+                summary=summary, diag=diag, seconds=seconds)
 
 
 # ---------------------------------------------------------------- data and comparison
@@ -444,7 +463,25 @@ def accuracy(ref):
                           for s, j in zip(ref["src_words"], nn)]))
 
 
+def bench(argv):
+    """`vecmap_parity.py --bench SRC.vec TRG.vec MODE CUTOFF MAX_ITERATIONS`: the reference on
+    real vectors with VecMap's defaults (stochastic_initial 0.1), for examples/bench_vecmap.rs.
+    Prints one JSON line: the summary, `seconds` by phase and the peak RSS (KiB). Threads: set
+    OPENBLAS_NUM_THREADS (and OMP_NUM_THREADS) before starting Python."""
+    import resource
+    src, trg, mode, cutoff, max_it = argv
+    over = dict(vocabulary_cutoff=int(cutoff), stochastic_initial=0.1)
+    if mode == "unsupervised":
+        over["unsupervised_vocab"] = 4000  # map_embeddings.py --unsupervised
+    ref = vecmap(src, trg, mode, max_iterations=int(max_it), diagnostics=False, **over)
+    out = dict(ref["summary"], seconds=ref["seconds"],
+               peak_rss_kib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    print(json.dumps(out))
+
+
 def main():
+    if len(sys.argv) > 1 and sys.argv[1] == "--bench":
+        return bench(sys.argv[2:])
     d = tempfile.mkdtemp(prefix="vecmap_parity_")
     src, trg = make_data(d)
     cases = [

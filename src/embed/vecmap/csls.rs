@@ -11,6 +11,7 @@ use faer::linalg::matmul::matmul;
 use faer::{Accum, MatMut, Par};
 use rayon::prelude::*;
 
+use super::kernels::{column_topk_update, row_topk_into};
 use super::procrustes::view;
 
 /// Upper bound on the floats of one similarity block: VecMap's `batch_size` rows times its
@@ -18,6 +19,31 @@ use super::procrustes::view;
 pub fn block_rows(batch_size: usize, ncols: usize) -> usize {
     let budget = batch_size.max(1).saturating_mul(20_000);
     (budget / ncols.max(1)).clamp(1, batch_size.max(1))
+}
+
+/// The whole `S = A · B^T` (row-major `na x nb`) into `out`, for callers that read it twice;
+/// `out` is reused across calls (a fresh 100 MB buffer per iteration costs its page faults).
+pub fn similarity_into<'a>(a: &[f32], b: &[f32], dim: usize, out: &'a mut Vec<f32>) -> &'a [f32] {
+    let na = a.len() / dim.max(1);
+    let nb = b.len() / dim.max(1);
+    out.resize(na * nb, 0.0);
+    block_into(a, b, dim, out);
+    out
+}
+
+/// `dst = A · B^T` for row-major `A` (`rows x dim`) and `B` (`nb x dim`).
+fn block_into(a: &[f32], b: &[f32], dim: usize, dst: &mut [f32]) {
+    let rows = a.len() / dim.max(1);
+    let nb = b.len() / dim.max(1);
+    let dst = MatMut::from_row_major_slice_mut(dst, rows, nb);
+    matmul(
+        dst,
+        Accum::Replace,
+        view(a, dim),
+        view(b, dim).transpose(),
+        1.0f32,
+        Par::rayon(0),
+    );
 }
 
 /// Calls `f(first_row, rows, block)` for consecutive row blocks of `S = A · B^T`
@@ -33,36 +59,16 @@ pub fn for_each_block(
     let nb = b.len() / dim.max(1);
     let rpb = rows_per_block.max(1).min(na.max(1));
     let mut buf = vec![0.0f32; rpb * nb];
-    let bv = view(b, dim);
     for start in (0..na).step_by(rpb) {
         let rows = rpb.min(na - start);
-        let av = view(&a[start * dim..(start + rows) * dim], dim);
-        let dst = MatMut::from_row_major_slice_mut(&mut buf[..rows * nb], rows, nb);
-        matmul(
-            dst,
-            Accum::Replace,
-            av,
-            bv.transpose(),
-            1.0f32,
-            Par::rayon(0),
+        block_into(
+            &a[start * dim..(start + rows) * dim],
+            b,
+            dim,
+            &mut buf[..rows * nb],
         );
         f(start, rows, &buf[..rows * nb]);
     }
-}
-
-/// Inserts `v` into the descending buffer `buf` if it beats the smallest entry.
-#[inline]
-fn insert_desc(buf: &mut [f32], v: f32) {
-    let k = buf.len();
-    if k == 0 || v.is_nan() || v <= buf[k - 1] {
-        return;
-    }
-    let mut p = k - 1;
-    while p > 0 && buf[p - 1] < v {
-        buf[p] = buf[p - 1];
-        p -= 1;
-    }
-    buf[p] = v;
 }
 
 /// Mean of a descending k-buffer that saw `seen` values: when fewer than k values exist,
@@ -90,9 +96,7 @@ pub fn row_topk(block: &[f32], ncols: usize, k: usize) -> Vec<(f32, f32)> {
         .par_chunks(ncols.max(1))
         .map(|row| {
             let mut buf = vec![f32::NEG_INFINITY; kk];
-            for &v in row {
-                insert_desc(&mut buf, v);
-            }
+            row_topk_into(row, &mut buf);
             let mean = if k == 0 {
                 0.0
             } else {
@@ -109,6 +113,8 @@ pub struct ColumnTopK {
     ncols: usize,
     seen: usize,
     vals: Vec<f32>,
+    /// The last (k-th best) entry of each column's buffer, contiguous for the kernel.
+    kth: Vec<f32>,
 }
 
 impl ColumnTopK {
@@ -120,6 +126,7 @@ impl ColumnTopK {
             ncols,
             seen: 0,
             vals: vec![f32::NEG_INFINITY; ncols * kk],
+            kth: vec![f32::NEG_INFINITY; ncols],
         }
     }
 
@@ -130,18 +137,14 @@ impl ColumnTopK {
         let ncols = self.ncols;
         self.vals
             .par_chunks_mut(COLS * kk)
+            .zip(self.kth.par_chunks_mut(COLS))
             .enumerate()
-            .for_each(|(ci, buf)| {
+            .for_each(|(ci, (buf, kth))| {
                 let c0 = ci * COLS;
-                let cn = buf.len() / kk;
+                let cn = kth.len();
                 for i in 0..rows {
                     let row = &block[i * ncols + c0..i * ncols + c0 + cn];
-                    for (j, &v) in row.iter().enumerate() {
-                        let b = &mut buf[j * kk..(j + 1) * kk];
-                        if v > b[kk - 1] {
-                            insert_desc(b, v);
-                        }
-                    }
+                    column_topk_update(row, kth, buf, kk);
                 }
             });
         self.seen += rows;

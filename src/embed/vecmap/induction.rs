@@ -15,7 +15,8 @@
 
 use rayon::prelude::*;
 
-use super::csls::{ColumnTopK, block_rows, for_each_block, row_topk};
+use super::csls::{ColumnTopK, block_rows, for_each_block, row_topk, similarity_into};
+use super::kernels::{Dropout, column_argmax, fill_bits, mix, row_argmax};
 use super::params::Direction;
 
 /// Result of one induction step.
@@ -38,15 +39,6 @@ pub struct InductionSettings {
     pub seed: u64,
     pub iteration: u64,
     pub batch_size: usize,
-}
-
-/// SplitMix64 finaliser: a cheap, well-mixed hash used as a counter-based RNG.
-#[inline]
-fn mix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
 }
 
 /// Deterministic keep/drop decisions for entries (row, col): 16 random bits per entry.
@@ -74,18 +66,17 @@ impl Mask {
     }
 
     /// Keep decision for column `col` given the row key.
-    #[inline]
+    #[cfg(test)]
     fn keep(&self, row_key: u64, col: usize) -> bool {
         let bits = (mix(row_key ^ (col as u64 >> 2)) >> (16 * (col & 3))) as u32 & 0xFFFF;
         bits < self.threshold
     }
 
-    #[inline]
-    fn apply(&self, row_key: u64, col: usize, v: f32) -> f32 {
-        if !self.active || self.keep(row_key, col) {
-            v
-        } else {
-            0.0
+    /// The kernels' view of this mask for one row whose bits are in `bits`.
+    fn dropout<'a>(&self, bits: &'a [u16]) -> Dropout<'a> {
+        Dropout {
+            bits: self.active.then_some(bits),
+            threshold: self.threshold,
         }
     }
 }
@@ -98,6 +89,7 @@ pub fn induce(
     src_size: usize,
     trg_size: usize,
     s: &InductionSettings,
+    scratch: &mut Vec<f32>,
 ) -> Induced {
     let a = &xw[..src_size * dim];
     let b = &zw[..trg_size * dim];
@@ -107,14 +99,16 @@ pub fn induce(
     // Pass 1: r_S per source row (row top-k), r_T per target column, raw maxima.
     let mut row_stats: Vec<(f32, f32)> = Vec::with_capacity(src_size);
     let mut cols = ColumnTopK::new(trg_size, s.csls_k);
-    let mut cached: Option<Vec<f32>> = None;
-    for_each_block(a, b, dim, rpb, |_, rows, blk| {
+    let mut pass1 = |_: usize, rows: usize, blk: &[f32]| {
         row_stats.extend(row_topk(blk, trg_size, s.csls_k));
         cols.update(blk, rows);
-        if single {
-            cached = Some(blk.to_vec());
-        }
-    });
+    };
+    // One block: computed once and kept for the second pass (VecMap computes it four times).
+    let whole = single.then(|| similarity_into(a, b, dim, scratch));
+    match whole {
+        Some(blk) => pass1(0, src_size, blk),
+        None => for_each_block(a, b, dim, rpb, pass1),
+    }
     let r_t = cols.means();
     let best_bwd = cols.maxima();
     let r_s: Vec<f32> = row_stats.iter().map(|r| r.0).collect();
@@ -126,57 +120,51 @@ pub fn induce(
     let bmask = Mask::new(s, 2);
     let half_rt: Vec<f32> = r_t.iter().map(|v| v / 2.0).collect();
     let mut trg_of_src = vec![0usize; src_size];
-    let mut src_of_trg = vec![0usize; trg_size];
+    let mut src_of_trg = vec![0u32; trg_size];
     let mut best_b = vec![f32::NEG_INFINITY; trg_size];
 
-    // Pass 2: argmax with dropout.
     let mut pass2 = |start: usize, rows: usize, blk: &[f32]| {
         if fwd {
             trg_of_src[start..start + rows]
                 .par_iter_mut()
                 .zip(blk.par_chunks(trg_size))
                 .enumerate()
-                .for_each(|(r, (out, row))| {
-                    let rk = fmask.row_key(start + r);
-                    let mut best = f32::NEG_INFINITY;
-                    let mut arg = 0;
-                    for (j, (&v, &h)) in row.iter().zip(&half_rt).enumerate() {
-                        let sc = fmask.apply(rk, j, v - h);
-                        if sc > best {
-                            best = sc;
-                            arg = j;
+                .for_each_init(
+                    || vec![0u16; if fmask.active { trg_size } else { 0 }],
+                    |bits, (r, (out, row))| {
+                        if fmask.active {
+                            fill_bits(fmask.row_key(start + r), 0, bits);
                         }
-                    }
-                    *out = arg;
-                });
+                        *out = row_argmax(row, &half_rt, fmask.dropout(bits));
+                    },
+                );
         }
         if bwd {
             const COLS: usize = 512;
-            let row_keys: Vec<u64> = (0..rows).map(|r| bmask.row_key(start + r)).collect();
             best_b
                 .par_chunks_mut(COLS)
                 .zip(src_of_trg.par_chunks_mut(COLS))
                 .enumerate()
                 .for_each(|(ci, (bv, bi))| {
                     let c0 = ci * COLS;
-                    for (r, &rk) in row_keys.iter().enumerate() {
-                        let h = r_s[start + r] / 2.0;
-                        let row = &blk[r * trg_size + c0..r * trg_size + c0 + bv.len()];
-                        for (jj, &v) in row.iter().enumerate() {
-                            let sc = bmask.apply(rk, c0 + jj, v - h);
-                            if sc > bv[jj] {
-                                bv[jj] = sc;
-                                bi[jj] = start + r;
-                            }
+                    let mut bits = vec![0u16; if bmask.active { bv.len() } else { 0 }];
+                    for r in 0..rows {
+                        let i = start + r;
+                        if bmask.active {
+                            fill_bits(bmask.row_key(i), c0, &mut bits);
                         }
+                        let row = &blk[r * trg_size + c0..r * trg_size + c0 + bv.len()];
+                        let drop = bmask.dropout(&bits);
+                        column_argmax(row, r_s[i] / 2.0, drop, bv, bi, i as u32);
                     }
                 });
         }
     };
-    match cached {
-        Some(blk) => pass2(0, src_size, &blk),
+    match whole {
+        Some(blk) => pass2(0, src_size, blk),
         None => for_each_block(a, b, dim, rpb, pass2),
     }
+    let src_of_trg: Vec<usize> = src_of_trg.into_iter().map(|i| i as usize).collect();
 
     let mean = |v: &[f32]| v.iter().map(|&x| f64::from(x)).sum::<f64>() / v.len().max(1) as f64;
     let (src, trg, objective) = match s.direction {
@@ -222,14 +210,30 @@ mod tests {
     fn nearest_neighbour_union_without_dropout() {
         let x: Vec<f32> = [0.0, 90.0].iter().flat_map(|&d| unit(d)).collect();
         let z: Vec<f32> = [10.0, 80.0, 110.0].iter().flat_map(|&d| unit(d)).collect();
-        let out = induce(&x, &z, 2, 2, 3, &settings(Direction::Union, 1.0, 0));
+        let out = induce(
+            &x,
+            &z,
+            2,
+            2,
+            3,
+            &settings(Direction::Union, 1.0, 0),
+            &mut Vec::new(),
+        );
         assert_eq!(out.src, vec![0, 1, 0, 1, 1]);
         assert_eq!(out.trg, vec![0, 1, 0, 1, 2]);
         let c10 = 10f64.to_radians().cos();
         let c20 = 20f64.to_radians().cos();
         let want = (c10 + (2.0 * c10 + c20) / 3.0) / 2.0;
         assert!((out.objective - want).abs() < 1e-6);
-        let f = induce(&x, &z, 2, 2, 3, &settings(Direction::Forward, 1.0, 0));
+        let f = induce(
+            &x,
+            &z,
+            2,
+            2,
+            3,
+            &settings(Direction::Forward, 1.0, 0),
+            &mut Vec::new(),
+        );
         assert_eq!((f.src, f.trg), (vec![0, 1], vec![0, 1]));
     }
 
@@ -244,12 +248,12 @@ mod tests {
             .map(|i| (i * 104729 % 5) as f32 - 2.0)
             .collect();
         let mut s = settings(Direction::Union, 0.3, 3);
-        let one = induce(&x, &z, dim, n, n, &s);
+        let one = induce(&x, &z, dim, n, n, &s, &mut Vec::new());
         s.batch_size = 1;
-        let many = induce(&x, &z, dim, n, n, &s);
+        let many = induce(&x, &z, dim, n, n, &s, &mut Vec::new());
         assert_eq!(one, many);
         s.iteration = 2;
-        let other = induce(&x, &z, dim, n, n, &s);
+        let other = induce(&x, &z, dim, n, n, &s, &mut Vec::new());
         assert_ne!(one.trg, other.trg, "masks must change between iterations");
     }
 

@@ -22,7 +22,7 @@ use super::VecmapError;
 use super::induction::{InductionSettings, induce};
 use super::normalize::normalize;
 use super::params::{Mode, VecmapParams};
-use super::procrustes::{apply, procrustes};
+use super::procrustes::{apply, procrustes_into};
 use super::seed::{UnsupervisedSettings, dictionary_seed, identical_seed, unsupervised_seed};
 use super::whitening::{AdvancedSettings, advanced_mapping};
 use crate::embed::vec_format::Embeddings;
@@ -69,6 +69,20 @@ pub struct VecmapSummary {
     /// spares its consumers (the stage records it as the `seconds` metric instead).
     #[serde(skip)]
     pub wall_time_s: f64,
+    /// Where the wall time went (not in the `summary` file, for the same reason).
+    #[serde(skip)]
+    pub seconds: VecmapSeconds,
+}
+
+/// Wall time of [`map`] by phase, for `unmt vecmap --summary-json` and the benchmark.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq)]
+pub struct VecmapSeconds {
+    /// Normalisation and the seed dictionary.
+    pub seed: f64,
+    /// The self-learning iterations (Procrustes, mapping, induction), all of them.
+    pub iterations: f64,
+    /// The final advanced mapping of the full vocabularies.
+    pub final_mapping: f64,
 }
 
 impl VecmapSummary {
@@ -134,6 +148,7 @@ pub fn map(
     if seed.is_empty() {
         return Err(VecmapError::EmptySeed);
     }
+    let t_seed = t0.elapsed().as_secs_f64();
 
     let cut = |n: usize| match params.vocabulary_cutoff {
         0 => n,
@@ -150,6 +165,10 @@ pub fn map(
     let mut keep_prob = params.stochastic_initial;
     let mut end = !params.self_learning;
     let mut converged = true;
+    let mut t_iterations = 0.0;
+    // Buffers reused by every iteration (fresh ones cost their page faults each time).
+    let (mut scratch, mut xs, mut zs) = (Vec::new(), Vec::new(), Vec::new());
+    let t_final;
     let (xw, zw) = loop {
         if it - last_improvement > params.stochastic_interval {
             if keep_prob >= 1.0 {
@@ -162,6 +181,7 @@ pub fn map(
             end = true;
             converged = false;
         }
+        let t_step = Instant::now();
         if end {
             let settings = AdvancedSettings {
                 whiten: params.whiten,
@@ -171,10 +191,14 @@ pub fn map(
                 trg_dewhiten: params.trg_dewhiten,
             };
             let (tx, tz) = advanced_mapping(&x, &z, dim, &dict_src, &dict_trg, &settings)?;
-            break (apply(&x, dim, tx.as_ref()), apply(&z, dim, tz.as_ref()));
+            let mapped = (apply(&x, dim, tx.as_ref()), apply(&z, dim, tz.as_ref()));
+            t_final = t_step.elapsed().as_secs_f64();
+            break mapped;
         }
-        let w = procrustes(&x, &z, dim, &dict_src, &dict_trg)?;
-        let xw = apply(&x, dim, w.as_ref());
+        let w = procrustes_into(&x, &z, dim, &dict_src, &dict_trg, &mut xs, &mut zs)?;
+        // Induction reads only the rows under the cutoff, so only those are mapped here
+        // (VecMap maps all of X every iteration; the final mapping covers the full vocabulary).
+        let xw = apply(&x[..src_size * dim], dim, w.as_ref());
         let induced = induce(
             &xw,
             &z,
@@ -189,6 +213,7 @@ pub fn map(
                 iteration: it as u64,
                 batch_size: params.batch_size,
             },
+            &mut scratch,
         );
         dict_src = induced.src;
         dict_trg = induced.trg;
@@ -197,6 +222,7 @@ pub fn map(
             last_improvement = it;
             best = objective;
         }
+        t_iterations += t_step.elapsed().as_secs_f64();
         on_progress(it as u64, params.max_iterations as u64);
         it += 1;
     };
@@ -216,6 +242,11 @@ pub fn map(
         seed_sample: sample,
         final_dictionary_size: dict_src.len(),
         wall_time_s: t0.elapsed().as_secs_f64(),
+        seconds: VecmapSeconds {
+            seed: t_seed,
+            iterations: t_iterations,
+            final_mapping: t_final,
+        },
     };
     Ok(VecmapResult {
         src: Embeddings {

@@ -19,6 +19,7 @@
 
 pub mod csls;
 pub mod induction;
+mod kernels;
 pub mod map;
 pub mod normalize;
 pub mod params;

@@ -11,11 +11,17 @@ use super::VecmapError;
 
 /// Copies rows `idx` of the row-major `data` into a new row-major matrix.
 pub fn gather(data: &[f32], dim: usize, idx: &[usize]) -> Vec<f32> {
-    let mut out = vec![0.0f32; idx.len() * dim];
+    let mut out = Vec::new();
+    gather_into(data, dim, idx, &mut out);
+    out
+}
+
+/// [`gather`] into `out`, reusing its allocation.
+pub fn gather_into(data: &[f32], dim: usize, idx: &[usize], out: &mut Vec<f32>) {
+    out.resize(idx.len() * dim, 0.0);
     out.par_chunks_mut(dim)
         .zip(idx.par_iter())
         .for_each(|(o, &i)| o.copy_from_slice(&data[i * dim..(i + 1) * dim]));
-    out
 }
 
 /// Row-major `rows x dim` f32 slice as a faer view.
@@ -81,9 +87,30 @@ pub fn procrustes(
     src_idx: &[usize],
     trg_idx: &[usize],
 ) -> Result<Mat<f64>, VecmapError> {
-    let xs = gather(x, dim, src_idx);
-    let zs = gather(z, dim, trg_idx);
-    let m = cross(&zs, &xs, dim);
+    procrustes_into(
+        x,
+        z,
+        dim,
+        src_idx,
+        trg_idx,
+        &mut Vec::new(),
+        &mut Vec::new(),
+    )
+}
+
+/// [`procrustes`] with the gathered rows in `xs` / `zs`, reused across iterations.
+pub fn procrustes_into(
+    x: &[f32],
+    z: &[f32],
+    dim: usize,
+    src_idx: &[usize],
+    trg_idx: &[usize],
+    xs: &mut Vec<f32>,
+    zs: &mut Vec<f32>,
+) -> Result<Mat<f64>, VecmapError> {
+    gather_into(x, dim, src_idx, xs);
+    gather_into(z, dim, trg_idx, zs);
+    let m = cross(zs, xs, dim);
     let (u, _, v) = svd(m.as_ref())?;
     Ok(&v * u.transpose())
 }
