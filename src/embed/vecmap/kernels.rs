@@ -254,23 +254,17 @@ fn column_argmax_generic(
 ) {
     let n = row.len().min(best.len()).min(arg.len());
     let (row, best, arg) = (&row[..n], &mut best[..n], &mut arg[..n]);
+    let mut step = |j: usize, sc: f32| {
+        let better = sc > best[j];
+        best[j] = if better { sc } else { best[j] };
+        arg[j] = if better { row_index } else { arg[j] };
+    };
+    // Two loops rather than a per-element `Option` test, so each vectorises on its own.
     match drop.bits {
-        None => {
-            for j in 0..n {
-                let sc = row[j] - half;
-                let better = sc > best[j];
-                best[j] = if better { sc } else { best[j] };
-                arg[j] = if better { row_index } else { arg[j] };
-            }
-        }
+        None => (0..n).for_each(|j| step(j, row[j] - half)),
         Some(bits) => {
             let bits = &bits[..n];
-            for j in 0..n {
-                let sc = keep_or_zero(row[j] - half, bits[j], drop.threshold);
-                let better = sc > best[j];
-                best[j] = if better { sc } else { best[j] };
-                arg[j] = if better { row_index } else { arg[j] };
-            }
+            (0..n).for_each(|j| step(j, keep_or_zero(row[j] - half, bits[j], drop.threshold)));
         }
     }
 }
