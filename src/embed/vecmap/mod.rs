@@ -16,6 +16,12 @@
 //!   `numpy.linalg.inv`, and all final transforms are composed into one `dim x dim` matrix per
 //!   side before the single big product;
 //! - duplicated words map to their first occurrence (VecMap's dict keeps the last).
+//!
+//! Outputs depend on the thread count: faer splits the big f32 products differently with 1
+//! and 2 threads, so sums are rounded in another order, and over hundreds of self-learning
+//! iterations a different near-tie can win in the dictionary induction. A run is repeatable
+//! for a given thread count (rayon's global pool: `RAYON_NUM_THREADS`, all cores by default),
+//! as NumPy over a multi-threaded BLAS is.
 
 pub mod csls;
 pub mod induction;
