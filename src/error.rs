@@ -124,6 +124,14 @@ pub enum Error {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Translate(#[from] crate::train::unmt::TranslateError),
+    /// `--partition` / `--account` without `--executor slurm`.
+    #[error("`--partition` and `--account` are taken only with `--executor slurm`")]
+    #[diagnostic(code(unmt::args))]
+    SlurmOnly,
+    /// `unmt exec-node`.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Job(#[from] crate::exec::JobError),
     /// `unmt translate --model DIR` with `--vocab` or `--codes`.
     #[error("`--vocab` and `--codes` are not taken with model directory `{dir}`")]
     #[diagnostic(

@@ -45,7 +45,7 @@ const LAYERS: &[(&str, &[&str])] = &[
         "error",
         &[
             "io", "validate", "text", "metrics", "embed", "model", "train", "cache", "stages",
-            "recipe", "plan", "results",
+            "recipe", "plan", "results", "exec",
         ],
     ),
     (

@@ -37,6 +37,7 @@ fn main() {
             std::process::exit(130);
         }
         unmt::stages::children::terminate_all();
+        unmt::exec::runner::slurm::cancel_all();
         let training = unmt::train::stop::request();
         if training == 0 {
             eprintln!("\ninterrupted: nothing partial was published; rerun to continue");

@@ -659,6 +659,12 @@ impl Attempt {
         self.work.join("log.txt")
     }
 
+    /// Where the scheduler writes the attempt's unit of work (`unmt exec-node` reads it);
+    /// beside the checkpoints, so it goes when the result is published.
+    pub fn job_path(&self) -> PathBuf {
+        self.dir.join("job.json")
+    }
+
     /// Hashes and fsyncs the outputs, writes the record last, and renames the work directory
     /// into `objects/`. Returns the published record.
     pub fn publish(self, draft: Draft) -> Result<NodeRecord, CacheError> {

@@ -72,6 +72,17 @@ pub enum Command {
         /// Go on with independent nodes after a failure.
         #[arg(long)]
         keep_going: bool,
+        /// Where nodes run: `threads` of this process, a `subprocess` per node (`unmt
+        /// exec-node`; a crash of a stage cannot take the run down), or a `slurm` batch job
+        /// per node (the cache must be on storage the compute nodes share).
+        #[arg(long, value_parser = serde_value::<ExecutorKind>, default_value = "threads")]
+        executor: ExecutorKind,
+        /// Slurm partition (`sbatch --partition`) for `--executor slurm`.
+        #[arg(long)]
+        partition: Option<String>,
+        /// Slurm account (`sbatch --account`) for `--executor slurm`.
+        #[arg(long)]
+        account: Option<String>,
         /// Print events as JSON lines, ending with {"summary": ...}.
         #[arg(long)]
         json: bool,
@@ -176,6 +187,13 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run one node's unit of work (a job file the scheduler wrote) and report on stdout as
+    /// JSON lines; what the subprocess and Slurm runners start.
+    #[command(hide = true)]
+    ExecNode {
+        /// The job file.
+        job: PathBuf,
+    },
     /// List the stage kinds (or one) with their input slots, outputs and parameters.
     Stages {
         /// Only this stage kind.
@@ -238,4 +256,16 @@ pub struct CacheArg {
 /// One GPU slot when built with CUDA, none otherwise.
 fn default_gpus() -> usize {
     usize::from(cfg!(feature = "cuda"))
+}
+
+/// `unmt run --executor`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExecutorKind {
+    /// Threads of this process.
+    Threads,
+    /// One `unmt exec-node` process per node.
+    Subprocess,
+    /// One Slurm batch job per node.
+    Slurm,
 }

@@ -57,6 +57,9 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
             jobs,
             gpus,
             keep_going,
+            executor,
+            partition,
+            account,
             json,
         } => run::run(
             &cache.cache,
@@ -67,6 +70,7 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
                 jobs,
                 gpus,
                 keep_going,
+                executor: run::executor(executor, partition, account)?,
                 ..crate::exec::RunOptions::default()
             },
             json,
@@ -127,6 +131,10 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
             quick,
             json,
         } => verify::run(&cache.cache, repair, quick, json),
+        Command::ExecNode { job } => {
+            crate::exec::exec_node(&job, &mut std::io::stdout())?;
+            Ok(0)
+        }
         Command::Stages { kind, json } => stages::run(kind.as_deref(), json),
         Command::Tokenize(args) => Ok(tokenize::run(&args).map(|()| 0)?),
         Command::Bpe(args) => Ok(bpe::run(&args).map(|()| 0)?),

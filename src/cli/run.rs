@@ -16,6 +16,36 @@ pub struct Selection {
     pub force: Vec<String>,
 }
 
+/// The runner `--executor` names; subprocesses and Slurm jobs run this very binary.
+pub fn executor(
+    kind: super::args::ExecutorKind,
+    partition: Option<String>,
+    account: Option<String>,
+) -> Result<exec::Executor, Error> {
+    use super::args::ExecutorKind;
+    let program = || {
+        std::env::current_exe().map_err(|source| Error::Io {
+            action: "find",
+            path: "the running unmt binary".into(),
+            source,
+        })
+    };
+    if kind != ExecutorKind::Slurm && (partition.is_some() || account.is_some()) {
+        return Err(Error::SlurmOnly);
+    }
+    Ok(match kind {
+        ExecutorKind::Threads => exec::Executor::Threads,
+        ExecutorKind::Subprocess => exec::Executor::Subprocess {
+            program: program()?,
+        },
+        ExecutorKind::Slurm => exec::Executor::Slurm(exec::runner::SlurmOptions {
+            program: program()?,
+            partition,
+            account,
+        }),
+    })
+}
+
 /// Runs the plan with a progress display (or JSON lines); exit code 1 if a node failed.
 pub fn run(
     cache_dir: &Path,

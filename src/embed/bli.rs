@@ -58,6 +58,21 @@ pub enum BliError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Format(#[from] VecFormatError),
+    /// No dictionary pair has both words in the embeddings: every figure would be 0 over
+    /// nothing (wrong languages, another tokenization, or only identical pairs skipped).
+    #[error(
+        "no dictionary pair has both words in the embeddings ({pairs} pairs{}, source vocabulary {src_vocab}, target vocabulary {trg_vocab})",
+        if *skipped_identical > 0 { format!(", {skipped_identical} identical-string pairs skipped") } else { String::new() }
+    )]
+    #[diagnostic(help(
+        "check that the dictionary's languages and tokenization match the embeddings (source first)"
+    ))]
+    NoPairsCovered {
+        pairs: usize,
+        skipped_identical: usize,
+        src_vocab: usize,
+        trg_vocab: usize,
+    },
     /// Source and target dimensions differ.
     #[error("failed to evaluate bli: source dim {src} differs from target dim {trg}")]
     DimMismatch { src: usize, trg: usize },
@@ -269,9 +284,11 @@ pub fn evaluate(
     let mut gold: HashMap<usize, Vec<usize>> = HashMap::new();
     let mut order: Vec<usize> = Vec::new();
     let mut pairs_kept = 0;
+    let mut skipped_identical = 0;
     for (a, b) in dict {
         let (a, b) = (norm(a), norm(b));
         if params.skip_identical && a == b {
+            skipped_identical += 1;
             continue;
         }
         all_src.insert(a.clone());
@@ -306,8 +323,13 @@ pub fn evaluate(
         nn: empty,
         csls: empty,
     };
-    if order.is_empty() || t.is_empty() {
-        return Ok(report);
+    if order.is_empty() {
+        return Err(BliError::NoPairsCovered {
+            pairs: dict.len(),
+            skipped_identical,
+            src_vocab: s.len(),
+            trg_vocab: t.len(),
+        });
     }
     let k = params.csls_k;
     let nt = t.len();
@@ -558,6 +580,32 @@ mod tests {
         let cross = evaluate(&e, &e, &d, &p).unwrap();
         assert_eq!((cross.src_words_total, cross.pairs_kept), (1, 1));
         assert!(cross.nn.p1.abs() < 1e-9, "{:?}", cross.nn);
+    }
+
+    #[test]
+    fn no_covered_pair_is_an_error_not_zero_precision() {
+        let e = emb(&["world", "house"], &[[1.0, 0.0], [0.0, 1.0]]);
+        let only_identical = pairs(&[("world", "world")]);
+        let p = BliParams {
+            skip_identical: true,
+            ..Default::default()
+        };
+        assert!(matches!(
+            evaluate(&e, &e, &only_identical, &p),
+            Err(BliError::NoPairsCovered {
+                pairs: 1,
+                skipped_identical: 1,
+                ..
+            })
+        ));
+        let oov = pairs(&[("zzz", "house")]);
+        assert!(matches!(
+            evaluate(&e, &e, &oov, &BliParams::default()),
+            Err(BliError::NoPairsCovered {
+                skipped_identical: 0,
+                ..
+            })
+        ));
     }
 
     #[test]

@@ -1,16 +1,17 @@
-//! Runs a graph: topological order, independent nodes in parallel, results published
-//! atomically, events out.
+//! The scheduler: runs a graph in topological order, independent nodes in parallel within
+//! the slots (`--jobs`, `--gpus`), each on the GPU and threads it assigns; results published
+//! atomically, events out. Where a node's stage runs is the [`Runner`]'s business.
 
-use std::collections::BTreeMap;
-use std::panic::AssertUnwindSafe;
 use std::sync::mpsc;
 use std::time::{Instant, SystemTime};
 
 use super::events::{Event, RunSummary};
-use crate::cache::{Attempt, Cache, CacheError, CacheStatus, Draft, NodeRecord};
+use super::job::{JOB_FORMAT, JobMessage, NodeJob};
+use super::runner::{Executor, Runner};
+use crate::cache::{Cache, CacheError, CacheStatus, Draft, NodeRecord};
 use crate::graph::Graph;
 use crate::plan::{InputState, Inputs, Known, resolve_inputs};
-use crate::stages::StageCtx;
+use crate::stages::Placement;
 
 /// How to run.
 #[derive(Debug, Clone)]
@@ -24,6 +25,8 @@ pub struct RunOptions {
     /// Nodes to run again even when their key is cached (`--force`); their result replaces
     /// the cached one, and their consumers rerun only if an output changed.
     pub force: std::collections::BTreeSet<String>,
+    /// Where nodes run.
+    pub executor: Executor,
 }
 
 impl Default for RunOptions {
@@ -33,6 +36,7 @@ impl Default for RunOptions {
             gpus: 0,
             keep_going: false,
             force: std::collections::BTreeSet::new(),
+            executor: Executor::default(),
         }
     }
 }
@@ -64,11 +68,13 @@ pub fn execute(
     let mut summary = RunSummary::default();
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let threads = (cores / opts.jobs.max(1)).max(1);
+    let runner = opts.executor.runner();
+    let runner: &dyn Runner = runner.as_ref();
     emit(Event::Begin { total: n });
     let (tx, rx) = mpsc::channel::<(usize, Outcome)>();
     let result = std::thread::scope(|scope| -> Result<(), CacheError> {
         let mut running = 0usize;
-        let mut gpu_running = 0usize;
+        let mut gpus = GpuSlots::new(opts.gpus);
         let mut stop = false;
         loop {
             let mut progressed = false;
@@ -114,7 +120,8 @@ pub fn execute(
                     progressed = true;
                     continue;
                 }
-                let needs_gpu = graph.nodes[i].stage.needs_gpu(&graph.nodes[i].params);
+                let resources = graph.nodes[i].stage.resources(&graph.nodes[i].params);
+                let needs_gpu = resources.gpus > 0;
                 if needs_gpu && opts.gpus == 0 {
                     state[i] = State::Blocked;
                     known[i] = Known::Unavailable;
@@ -127,15 +134,20 @@ pub fn execute(
                     progressed = true;
                     continue;
                 }
-                if stop || running >= opts.jobs.max(1) || (needs_gpu && gpu_running >= opts.gpus) {
+                if stop || running >= opts.jobs.max(1) || (needs_gpu && !gpus.any_free()) {
                     continue;
                 }
+                let gpu = if needs_gpu { gpus.take(i) } else { None };
+                let placement = runner.placement(Placement {
+                    threads: resources.cpus.unwrap_or(threads),
+                    gpu,
+                });
                 running += 1;
-                gpu_running += usize::from(needs_gpu);
                 state[i] = State::Running;
                 let tx = tx.clone();
                 scope.spawn(move || {
-                    let outcome = run_node(graph, cache, i, inputs, threads, forced, emit);
+                    let outcome =
+                        run_node(graph, cache, runner, i, inputs, placement, forced, emit);
                     let _ = tx.send((i, outcome));
                 });
                 progressed = true;
@@ -146,7 +158,7 @@ pub fn execute(
             if running > 0 && !progressed {
                 let Ok((i, outcome)) = rx.recv() else { break };
                 running -= 1;
-                gpu_running -= usize::from(graph.nodes[i].stage.needs_gpu(&graph.nodes[i].params));
+                gpus.release(i);
                 if matches!(outcome, Outcome::Failed) && !opts.keep_going {
                     stop = true;
                 }
@@ -177,6 +189,41 @@ pub fn execute(
     }
     let _ = cache.hasher().save();
     Ok(summary)
+}
+
+/// Which node holds each GPU index: a GPU node gets the lowest free index, which its stage
+/// sees as its device (`cuda:N`), so two GPU nodes never share a GPU.
+#[derive(Debug)]
+struct GpuSlots {
+    holder: Vec<Option<usize>>,
+}
+
+impl GpuSlots {
+    fn new(gpus: usize) -> Self {
+        Self {
+            holder: vec![None; gpus],
+        }
+    }
+
+    fn any_free(&self) -> bool {
+        self.holder.iter().any(Option::is_none)
+    }
+
+    /// The lowest free index, now held by `node`.
+    fn take(&mut self, node: usize) -> Option<usize> {
+        let g = self.holder.iter().position(Option::is_none)?;
+        self.holder[g] = Some(node);
+        Some(g)
+    }
+
+    /// Frees what `node` held (nothing if it held no GPU).
+    fn release(&mut self, node: usize) {
+        for h in &mut self.holder {
+            if *h == Some(node) {
+                *h = None;
+            }
+        }
+    }
 }
 
 #[expect(
@@ -226,12 +273,17 @@ fn finish(
     Ok(())
 }
 
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one call site, the scheduler loop's spawn; a struct would only rename them"
+)]
 fn run_node(
     graph: &Graph,
     cache: &Cache,
+    runner: &dyn Runner,
     i: usize,
     inputs: Inputs,
-    threads: usize,
+    placement: Placement,
     forced: bool,
     emit: &(dyn Fn(Event) + Sync),
 ) -> Outcome {
@@ -265,7 +317,24 @@ fn run_node(
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     let t0 = Instant::now();
-    match run_stage(node, &attempt, &inputs, threads, emit) {
+    let job = NodeJob {
+        format: JOB_FORMAT,
+        node: node.name.clone(),
+        key: key.0.clone(),
+        stage: node.stage.kind().to_owned(),
+        code_version: node.stage.code_version(),
+        params: node.params.full.clone(),
+        inputs: inputs.paths.clone(),
+        out_dir: attempt.out_dir(),
+        checkpoint_dir: attempt.checkpoint_dir(),
+        log: attempt.log_path(),
+        resources: node.stage.resources(&node.params),
+        placement,
+    };
+    let sink = |m: JobMessage| emit(job_event(&node.name, m));
+    let job_file = attempt.job_path();
+    let result = write_job(&job, &job_file).and_then(|()| runner.run(node, &job, &job_file, &sink));
+    match result {
         Ok(metrics) => {
             let seconds = t0.elapsed().as_secs_f64();
             let draft = Draft {
@@ -302,68 +371,48 @@ fn run_node(
     }
 }
 
-fn run_stage(
-    node: &crate::graph::GraphNode,
-    attempt: &Attempt,
-    inputs: &Inputs,
-    threads: usize,
-    emit: &(dyn Fn(Event) + Sync),
-) -> Result<BTreeMap<String, f64>, String> {
-    let log_path = attempt.log_path();
-    let mut log = std::fs::File::create(&log_path)
-        .map_err(|e| format!("failed to create `{}`: {e}", log_path.display()))?;
-    let out_dir = attempt.out_dir();
-    let checkpoints = attempt.checkpoint_dir();
-    let progress = |done: u64, total: u64| {
-        emit(Event::Progress {
-            node: node.name.clone(),
-            done,
-            total,
-        });
-    };
-    let status = |message: &str| {
-        emit(Event::Status {
-            node: node.name.clone(),
-            message: message.to_owned(),
-        });
-    };
-    let warn = |message: &str| {
-        emit(Event::Warning {
-            node: node.name.clone(),
-            message: message.to_owned(),
-        });
-    };
-    let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
-        let mut ctx = StageCtx::new(
-            &node.name,
-            &inputs.paths,
-            &out_dir,
-            &checkpoints,
-            &mut log,
-            &progress,
-            threads,
-        )
-        .with_status(&status)
-        .with_warnings(&warn);
-        node.stage
-            .run(&node.params, &mut ctx)
-            .map(|()| ctx.into_metrics())
-    }));
-    match result {
-        Ok(Ok(metrics)) => Ok(metrics),
-        Ok(Err(e)) => {
-            let msg = crate::stages::error_chain(&e);
-            use std::io::Write;
-            let _ = writeln!(log, "error: {msg}");
-            Err(msg)
-        }
-        Err(panic) => {
-            let what = panic
-                .downcast_ref::<&str>()
-                .map(ToString::to_string)
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".to_owned());
-            Err(format!("stage `{}` panicked: {what}", node.stage.kind()))
-        }
+/// Writes the job file a runner in another process reads (kept for in-process runs too:
+/// `unmt exec-node` on it reruns the node by hand while the attempt exists).
+fn write_job(job: &NodeJob, path: &std::path::Path) -> Result<(), String> {
+    let body = serde_json::to_vec_pretty(job)
+        .map_err(|e| format!("failed to encode `{}`: {e}", path.display()))?;
+    crate::io::write_atomic(path, &body)
+        .map_err(|e| format!("failed to write `{}`: {e}", path.display()))
+}
+
+/// A runner's message as the run's event.
+fn job_event(node: &str, message: JobMessage) -> Event {
+    let node = node.to_owned();
+    match message {
+        JobMessage::Progress { done, total } => Event::Progress { node, done, total },
+        JobMessage::Status { message } => Event::Status { node, message },
+        JobMessage::Warning { message } => Event::Warning { node, message },
+        // Outcomes are the runner's return value; a stray one is shown, not lost.
+        JobMessage::Finished { .. } => Event::Status {
+            node,
+            message: "finished".to_owned(),
+        },
+        JobMessage::Failed { error } => Event::Warning {
+            node,
+            message: error,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gpu_nodes_get_distinct_devices_and_freed_ones_are_reused() {
+        let mut slots = GpuSlots::new(2);
+        assert_eq!(slots.take(7), Some(0));
+        assert_eq!(slots.take(3), Some(1));
+        assert!(!slots.any_free());
+        assert_eq!(slots.take(4), None);
+        slots.release(7);
+        slots.release(5); // held nothing
+        assert_eq!(slots.take(4), Some(0));
+        assert_eq!(GpuSlots::new(0).take(1), None);
     }
 }

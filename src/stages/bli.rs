@@ -24,7 +24,8 @@ pub struct BliStage;
 impl Stage for BliStage {
     const KIND: &'static str = "bli";
     /// 2: also the `*_cross` figures (identical-string pairs left out) beside MUSE's.
-    const CODE_VERSION: u32 = 2;
+    /// 3: no covered pair is an error (the `*_cross` figures: a warning), not zeros.
+    const CODE_VERSION: u32 = 3;
     const SUMMARY: &'static str =
         "bilingual lexicon induction P@1/5/10 with NN and CSLS (MUSE protocol)";
     type Params = BliParams;

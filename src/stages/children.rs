@@ -52,6 +52,22 @@ pub fn spawn(cmd: &mut Command) -> io::Result<Running> {
 }
 
 impl Running {
+    /// The child's stdout, when it was piped (once).
+    pub fn take_stdout(&mut self) -> Option<std::process::ChildStdout> {
+        self.child.as_mut().and_then(|c| c.stdout.take())
+    }
+
+    /// Waits for the child to exit (as `Child::wait`).
+    pub fn wait(mut self) -> io::Result<std::process::ExitStatus> {
+        let mut child = self
+            .child
+            .take()
+            .ok_or_else(|| io::Error::other("already waited"))?;
+        let status = child.wait();
+        park_if_interrupted();
+        status
+    }
+
     /// Waits for the child and collects its output (as `Command::output`).
     pub fn wait_with_output(mut self) -> io::Result<Output> {
         let child = self
@@ -59,14 +75,18 @@ impl Running {
             .take()
             .ok_or_else(|| io::Error::other("already waited"))?;
         let output = child.wait_with_output();
-        if INTERRUPTED.load(Ordering::SeqCst) {
-            // The child died because unmt is being interrupted: the handler exits the
-            // process; reporting a failed node (and keeping its log as failed) would be wrong.
-            loop {
-                std::thread::park();
-            }
-        }
+        park_if_interrupted();
         output
+    }
+}
+
+fn park_if_interrupted() {
+    if INTERRUPTED.load(Ordering::SeqCst) {
+        // The child died because unmt is being interrupted: the handler exits the
+        // process; reporting a failed node (and keeping its log as failed) would be wrong.
+        loop {
+            std::thread::park();
+        }
     }
 }
 

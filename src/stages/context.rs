@@ -7,6 +7,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use super::error::StageError;
+use super::resources::Placement;
+use crate::backend::DeviceSpec;
 
 /// Sink for progress updates (done, total) of the running stage.
 pub type ProgressSink<'a> = &'a (dyn Fn(u64, u64) + Sync);
@@ -28,7 +30,7 @@ pub struct StageCtx<'a> {
     last_progress_ms: AtomicU64,
     last_status_ms: AtomicU64,
     started: Instant,
-    threads: usize,
+    placement: Placement,
 }
 
 impl<'a> StageCtx<'a> {
@@ -40,7 +42,7 @@ impl<'a> StageCtx<'a> {
         checkpoint_dir: &'a Path,
         log: &'a mut (dyn Write + Send),
         progress: ProgressSink<'a>,
-        threads: usize,
+        placement: Placement,
     ) -> Self {
         Self {
             node,
@@ -55,7 +57,10 @@ impl<'a> StageCtx<'a> {
             last_progress_ms: AtomicU64::new(0),
             last_status_ms: AtomicU64::new(0),
             started: Instant::now(),
-            threads: threads.max(1),
+            placement: Placement {
+                threads: placement.threads.max(1),
+                ..placement
+            },
         }
     }
 
@@ -132,7 +137,13 @@ impl<'a> StageCtx<'a> {
 
     /// Threads the stage may use.
     pub fn threads(&self) -> usize {
-        self.threads
+        self.placement.threads
+    }
+
+    /// The device to run on for a recipe's `requested` device: a CUDA request gets the GPU
+    /// the scheduler assigned to this node.
+    pub fn device(&self, requested: DeviceSpec) -> DeviceSpec {
+        self.placement.device(requested)
     }
 
     /// Appends a line to the node's log (kept with the result, and with failures).

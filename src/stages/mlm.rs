@@ -4,10 +4,10 @@ use super::StageCtx;
 use super::error::StageError;
 use super::facts::{self, Facts, InputFacts, Mismatch};
 use super::params::InvalidParam;
+use super::resources::Resources;
 use super::signature::{Arity, Signature};
 use super::stage::Stage;
 use super::training::train_in_pool;
-use crate::backend::DeviceSpec;
 use crate::train::job::{self, Init, MlmInputs, MlmOutputs, MlmParams};
 
 /// The `mlm` stage.
@@ -48,8 +48,10 @@ impl Stage for MlmStage {
             .file("history")
     }
 
-    fn needs_gpu(p: &MlmParams) -> bool {
-        matches!(p.device, DeviceSpec::Cuda(_))
+    const PLACEMENT: &'static [&'static str] = &["device"];
+
+    fn resources(p: &MlmParams) -> Resources {
+        Resources::for_device(p.device)
     }
 
     fn output_facts(p: &MlmParams, _: &InputFacts, _: &str) -> Facts {
@@ -87,6 +89,11 @@ impl Stage for MlmStage {
     }
 
     fn run(p: &MlmParams, ctx: &mut StageCtx<'_>) -> Result<(), StageError> {
+        let placed = MlmParams {
+            device: ctx.device(p.device),
+            ..p.clone()
+        };
+        let p = &placed;
         let inputs = MlmInputs {
             train: ctx.inputs("train").to_vec(),
             valid: ctx.inputs("valid").to_vec(),

@@ -37,6 +37,19 @@ pub enum ParamsError {
     Invalid(InvalidParam),
 }
 
+impl std::fmt::Display for ParamsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ParamsError::UnknownKey { key, .. } => write!(f, "unknown parameter `{key}`"),
+            ParamsError::Type { message, .. } => f.write_str(message),
+            ParamsError::Invalid(p) => write!(f, "`{}` {}", p.field, p.message),
+        }
+    }
+}
+
+/// Outside a recipe (a job file), a parameter error is an ordinary error without a span.
+impl std::error::Error for ParamsError {}
+
 /// Parameters in the two forms the engine needs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Forms {

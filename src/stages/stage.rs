@@ -14,6 +14,7 @@ use super::error::StageError;
 use super::facts::{Facts, InputFacts, Mismatch};
 use super::params::InvalidParam;
 use super::params::{self, ParamsError, Validate};
+use super::resources::{Resources, placement_free};
 use super::signature::Signature;
 
 /// A stage kind: typed parameters, a declared code version, and a run over explicit inputs.
@@ -35,9 +36,14 @@ pub trait Stage: Sync + 'static {
     /// Input slots and outputs for these parameters.
     fn signature(params: &Self::Params) -> Signature;
 
-    /// Whether a node needs a GPU slot (executors run at most `--gpus` of these at once).
-    fn needs_gpu(_params: &Self::Params) -> bool {
-        false
+    /// Parameters that say where the node runs, not what it computes (`device`): the key
+    /// sees only their device class (see [`super::resources`]).
+    const PLACEMENT: &'static [&'static str] = &[];
+
+    /// What a node needs (the scheduler runs at most `--gpus` GPU nodes at once and assigns
+    /// each its GPU).
+    fn resources(_params: &Self::Params) -> Resources {
+        Resources::default()
     }
 
     /// Runs the stage.
@@ -106,8 +112,17 @@ pub trait DynStage: Sync {
     fn resolve(&self, table: Spanned<DeValue<'static>>) -> Result<ResolvedParams, ParamsError>;
     /// See [`Stage::signature`].
     fn signature(&self, params: &ResolvedParams) -> Signature;
-    /// See [`Stage::needs_gpu`].
-    fn needs_gpu(&self, params: &ResolvedParams) -> bool;
+    /// Deserializes and validates the full parameters of a unit of work (`unmt exec-node`).
+    fn resolve_json(
+        &self,
+        full: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<ResolvedParams, ParamsError>;
+    /// See [`Stage::resources`].
+    fn resources(&self, params: &ResolvedParams) -> Resources;
+    /// Whether a node needs a GPU slot.
+    fn needs_gpu(&self, params: &ResolvedParams) -> bool {
+        self.resources(params).gpus > 0
+    }
     /// See [`Stage::run`].
     fn run(&self, params: &ResolvedParams, ctx: &mut StageCtx<'_>) -> Result<(), StageError>;
     /// See [`Stage::check_wiring`].
@@ -123,6 +138,20 @@ pub trait DynStage: Sync {
         slot: &str,
         path: &std::path::Path,
     ) -> Result<(), StageError>;
+}
+
+/// Both canonical forms of validated parameters, placement fields reduced to their class.
+fn resolved<S: Stage>(typed: S::Params) -> Result<ResolvedParams, ParamsError> {
+    let mut forms = params::canonicalize(&typed).map_err(|e| ParamsError::Type {
+        message: format!("cannot encode parameters: {e}"),
+        span: None,
+    })?;
+    placement_free(&mut forms.canonical, S::PLACEMENT);
+    Ok(ResolvedParams {
+        full: forms.full,
+        canonical: forms.canonical,
+        typed: Arc::new(typed),
+    })
 }
 
 /// Adapts a [`Stage`] to [`DynStage`].
@@ -167,21 +196,25 @@ impl<S: Stage> DynStage for Registered<S> {
     }
     fn resolve(&self, table: Spanned<DeValue<'static>>) -> Result<ResolvedParams, ParamsError> {
         let typed: S::Params = params::deserialize(table)?;
-        let forms = params::canonicalize(&typed).map_err(|e| ParamsError::Type {
-            message: format!("cannot encode parameters: {e}"),
-            span: None,
-        })?;
-        Ok(ResolvedParams {
-            full: forms.full,
-            canonical: forms.canonical,
-            typed: Arc::new(typed),
-        })
+        resolved::<S>(typed)
+    }
+    fn resolve_json(
+        &self,
+        full: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<ResolvedParams, ParamsError> {
+        let typed: S::Params = serde_json::from_value(serde_json::Value::Object(full.clone()))
+            .map_err(|e| ParamsError::Type {
+                message: e.to_string(),
+                span: None,
+            })?;
+        typed.validate().map_err(ParamsError::Invalid)?;
+        resolved::<S>(typed)
     }
     fn signature(&self, params: &ResolvedParams) -> Signature {
         S::signature(self.typed(params))
     }
-    fn needs_gpu(&self, params: &ResolvedParams) -> bool {
-        S::needs_gpu(self.typed(params))
+    fn resources(&self, params: &ResolvedParams) -> Resources {
+        S::resources(self.typed(params))
     }
     fn run(&self, params: &ResolvedParams, ctx: &mut StageCtx<'_>) -> Result<(), StageError> {
         S::run(self.typed(params), ctx)
@@ -202,5 +235,33 @@ impl<S: Stage> DynStage for Registered<S> {
         path: &std::path::Path,
     ) -> Result<(), StageError> {
         S::check_file(self.typed(params), slot, path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::DeviceSpec;
+    use crate::train::job::MlmParams;
+
+    #[test]
+    fn the_gpu_index_does_not_enter_the_key_but_the_device_class_does() {
+        let on = |device| {
+            resolved::<crate::stages::MlmStage>(MlmParams {
+                device,
+                ..MlmParams::default()
+            })
+            .expect("resolves")
+        };
+        let (a, b, cpu) = (
+            on(DeviceSpec::Cuda(0)),
+            on(DeviceSpec::Cuda(1)),
+            on(DeviceSpec::Cpu),
+        );
+        assert_eq!(a.canonical, b.canonical);
+        assert_eq!(a.canonical["device"], serde_json::json!("cuda"));
+        assert_ne!(a.canonical, cpu.canonical);
+        // The full form keeps what the recipe said (records, `explain`).
+        assert_eq!(b.full["device"], serde_json::json!("cuda:1"));
     }
 }

@@ -3,9 +3,9 @@
 use super::StageCtx;
 use super::error::StageError;
 use super::facts::{self, Facts, InputFacts, Mismatch};
+use super::resources::Resources;
 use super::signature::{Arity, Signature};
 use super::stage::Stage;
-use crate::backend::DeviceSpec;
 use crate::train::unmt::translate::{TranslateFiles, TranslateParams, translate_file};
 
 /// The `translate` stage.
@@ -32,8 +32,10 @@ impl Stage for TranslateStage {
             .file("tokenized")
     }
 
-    fn needs_gpu(p: &TranslateParams) -> bool {
-        matches!(p.device, DeviceSpec::Cuda(_))
+    const PLACEMENT: &'static [&'static str] = &["device"];
+
+    fn resources(p: &TranslateParams) -> Resources {
+        Resources::for_device(p.device)
     }
 
     fn output_facts(p: &TranslateParams, _: &InputFacts, _: &str) -> Facts {
@@ -70,6 +72,11 @@ impl Stage for TranslateStage {
     }
 
     fn run(p: &TranslateParams, ctx: &mut StageCtx<'_>) -> Result<(), StageError> {
+        let placed = TranslateParams {
+            device: ctx.device(p.device),
+            ..p.clone()
+        };
+        let p = &placed;
         let files = TranslateFiles {
             model: ctx.input("model")?.to_path_buf(),
             vocab: ctx.input("vocab")?.to_path_buf(),

@@ -4,10 +4,10 @@
 use super::StageCtx;
 use super::error::StageError;
 use super::facts::{self, Facts, InputFacts, Mismatch};
+use super::resources::Resources;
 use super::signature::{Arity, Signature};
 use super::stage::Stage;
 use super::training::train_in_pool;
-use crate::backend::DeviceSpec;
 use crate::train::unmt::{self, UnmtInputs, UnmtOutputs, UnmtParams};
 
 /// The `unmt` stage.
@@ -42,8 +42,10 @@ impl Stage for UnmtStage {
             .dir("hypotheses")
     }
 
-    fn needs_gpu(p: &UnmtParams) -> bool {
-        matches!(p.device, DeviceSpec::Cuda(_))
+    const PLACEMENT: &'static [&'static str] = &["device"];
+
+    fn resources(p: &UnmtParams) -> Resources {
+        Resources::for_device(p.device)
     }
 
     fn output_facts(p: &UnmtParams, _: &InputFacts, _: &str) -> Facts {
@@ -75,6 +77,11 @@ impl Stage for UnmtStage {
     }
 
     fn run(p: &UnmtParams, ctx: &mut StageCtx<'_>) -> Result<(), StageError> {
+        let placed = UnmtParams {
+            device: ctx.device(p.device),
+            ..p.clone()
+        };
+        let p = &placed;
         let inputs = UnmtInputs {
             model: ctx.input("model")?.to_path_buf(),
             vocab: ctx.input("vocab")?.to_path_buf(),
