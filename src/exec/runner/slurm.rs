@@ -37,8 +37,10 @@ use crate::stages::Placement;
 /// Slurm jobs this process submitted and has not seen end.
 static SUBMITTED: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
-/// How often the queue and the job's output are read.
-const POLL: Duration = Duration::from_millis(300);
+/// How often the queue and the job's output are read: at first often (short jobs end in
+/// about a second), then less, so a long sweep does not flood `slurmctld` with `squeue`s.
+const POLL_FIRST: Duration = Duration::from_millis(100);
+const POLL_MAX: Duration = Duration::from_secs(5);
 
 /// Where and how jobs are submitted.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -163,20 +165,23 @@ fn follow(
         }
         outcome.is_some()
     };
+    let mut poll = POLL_FIRST;
     loop {
         let queued = in_queue(id);
-        take(reader.read_lines());
-        if !queued {
+        // The outcome is the job's last line: its outputs are complete once it is written
+        // (the job may still be in `COMPLETING` for its epilog).
+        if take(reader.read_lines()) || !queued {
             break;
         }
-        std::thread::sleep(POLL);
+        std::thread::sleep(poll);
+        poll = (poll * 3 / 2).min(POLL_MAX);
     }
     // The output file may land on shared storage after the job left the queue.
     for _ in 0..10 {
         if take(reader.read_lines()) {
             break;
         }
-        std::thread::sleep(POLL);
+        std::thread::sleep(POLL_FIRST * 3);
     }
     match outcome {
         Some(result) => result,
