@@ -36,20 +36,29 @@ fn main() {
             );
             std::process::exit(130);
         }
-        unmt::stages::children::terminate_all();
+        // Node processes (`--executor subprocess`) get SIGTERM and stop as this one does.
+        let processes = unmt::stages::children::terminate_all();
         unmt::exec::runner::slurm::cancel_all();
         let training = unmt::train::stop::request();
-        if training == 0 {
+        if training + processes == 0 {
             eprintln!("\ninterrupted: nothing partial was published; rerun to continue");
             std::process::exit(130);
         }
+        let what = match (training, processes) {
+            (t, 0) => format!("{t} training run(s)"),
+            (0, p) => format!("{p} node process(es)"),
+            (t, p) => format!("{t} training run(s) and {p} node process(es)"),
+        };
         eprintln!(
-            "\ninterrupted: {training} training run(s) stop after the current step and write a \
-             checkpoint (interrupt again to leave now)"
+            "\ninterrupted: {what} stop after the current step and write a checkpoint \
+             (interrupt again to leave now)"
         );
         std::thread::spawn(|| {
             let limit = std::time::Duration::from_secs(600);
-            if unmt::train::stop::wait_idle(limit) {
+            let t0 = std::time::Instant::now();
+            if unmt::train::stop::wait_idle(limit)
+                && unmt::stages::children::wait_graceful(limit.saturating_sub(t0.elapsed()))
+            {
                 eprintln!("interrupted: checkpoint written; rerun to continue from it");
             } else {
                 eprintln!("interrupted: no checkpoint after 10 minutes; leaving without one");

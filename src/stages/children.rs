@@ -17,6 +17,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 /// Process groups of running children.
 static GROUPS: Mutex<Vec<i32>> = Mutex::new(Vec::new());
 
+/// Process groups of children that stop on their own when asked ([`spawn_graceful`]) and
+/// have not exited yet.
+static GRACEFUL: Mutex<Vec<i32>> = Mutex::new(Vec::new());
+
 /// Set by [`terminate_all`]: the process is about to exit.
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
@@ -51,6 +55,35 @@ pub fn spawn(cmd: &mut Command) -> io::Result<Running> {
     })
 }
 
+/// Starts `cmd` as [`spawn`] does, as a child that handles SIGTERM itself (`unmt
+/// exec-node`: a training stage finishes its step and writes a checkpoint): on an interrupt
+/// it gets SIGTERM and time to exit ([`wait_graceful`]) instead of SIGKILL after 200 ms.
+pub fn spawn_graceful(cmd: &mut Command) -> io::Result<Running> {
+    let running = spawn(cmd)?;
+    if let Ok(mut g) = GRACEFUL.lock() {
+        g.push(running.pgid);
+    }
+    Ok(running)
+}
+
+/// Waits until every graceful child has exited, or `timeout`; returns whether all have.
+pub fn wait_graceful(timeout: std::time::Duration) -> bool {
+    let started = std::time::Instant::now();
+    while GRACEFUL.lock().map(|g| !g.is_empty()).unwrap_or(false) {
+        if started.elapsed() > timeout {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    true
+}
+
+fn forget_graceful(pgid: i32) {
+    if let Ok(mut g) = GRACEFUL.lock() {
+        g.retain(|&p| p != pgid);
+    }
+}
+
 impl Running {
     /// The child's stdout, when it was piped (once).
     pub fn take_stdout(&mut self) -> Option<std::process::ChildStdout> {
@@ -64,6 +97,7 @@ impl Running {
             .take()
             .ok_or_else(|| io::Error::other("already waited"))?;
         let status = child.wait();
+        forget_graceful(self.pgid);
         park_if_interrupted();
         status
     }
@@ -97,6 +131,7 @@ impl Drop for Running {
             let _ = c.wait();
         }
         kill_group(self.pgid);
+        forget_graceful(self.pgid);
         if let Ok(mut g) = GROUPS.lock() {
             g.retain(|&p| p != self.pgid);
         }
@@ -110,13 +145,15 @@ fn kill_group(pgid: i32) {
     }
 }
 
-/// Ends every running child's process group (SIGTERM, then SIGKILL after a grace period);
-/// for the interrupt handler.
-pub fn terminate_all() {
+/// Ends every running child's process group (SIGTERM, then SIGKILL after a grace period)
+/// except graceful children, which get SIGTERM only; for the interrupt handler. Returns how
+/// many graceful children are still running (wait for them with [`wait_graceful`]).
+pub fn terminate_all() -> usize {
     INTERRUPTED.store(true, Ordering::SeqCst);
     let groups: Vec<i32> = GROUPS.lock().map(|g| g.clone()).unwrap_or_default();
+    let graceful: Vec<i32> = GRACEFUL.lock().map(|g| g.clone()).unwrap_or_default();
     if groups.is_empty() {
-        return;
+        return 0;
     }
     for &pgid in &groups {
         // SAFETY: as in `kill_group`.
@@ -124,8 +161,15 @@ pub fn terminate_all() {
             libc::kill(-pgid, libc::SIGTERM);
         }
     }
-    std::thread::sleep(std::time::Duration::from_millis(200));
-    for pgid in groups {
-        kill_group(pgid);
+    let abrupt: Vec<i32> = groups
+        .into_iter()
+        .filter(|p| !graceful.contains(p))
+        .collect();
+    if !abrupt.is_empty() {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        for pgid in abrupt {
+            kill_group(pgid);
+        }
     }
+    graceful.len()
 }

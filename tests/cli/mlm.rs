@@ -125,6 +125,17 @@ fn train_mlm_takes_the_stage_params() {
 /// continues from that update and publishes the bytes an uninterrupted run publishes.
 #[test]
 fn interrupted_mlm_checkpoints_inside_the_epoch_and_resumes_to_the_same_bytes() {
+    interrupted_mlm_resumes(&[]);
+}
+
+/// The same with the node in its own `unmt exec-node` process: it gets the stop request
+/// from `unmt run` and checkpoints as a thread does.
+#[test]
+fn interrupted_mlm_in_a_subprocess_checkpoints_and_resumes_to_the_same_bytes() {
+    interrupted_mlm_resumes(&["--executor", "subprocess"]);
+}
+
+fn interrupted_mlm_resumes(executor: &[&str]) {
     let whole = Env::new();
     whole.write("r.toml", &recipe());
     whole.run("r.toml", &[], 0);
@@ -134,8 +145,10 @@ fn interrupted_mlm_checkpoints_inside_the_epoch_and_resumes_to_the_same_bytes() 
 
     let env = Env::new();
     env.write("r.toml", &recipe());
+    let mut args = vec!["run", "r.toml"];
+    args.extend_from_slice(executor);
     let child = env
-        .command(&["run", "r.toml"])
+        .command(&args)
         .stderr(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()

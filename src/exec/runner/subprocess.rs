@@ -1,7 +1,9 @@
 //! One `unmt exec-node JOB.json` process per node, on this machine.
 //!
 //! The child runs in its own process group tied to this process (`stages::children`), so
-//! Ctrl-C and a killed scheduler end it too. Its stdout carries [`JobMessage`]s as JSON lines;
+//! a killed scheduler ends it too; on Ctrl-C it gets SIGTERM and its own handler stops as
+//! `unmt run` would (a training stage finishes its step and writes a checkpoint), and the
+//! scheduler waits for it before leaving. Its stdout carries [`JobMessage`]s as JSON lines;
 //! its stderr and any other stdout line go to the node's log, so a crash beyond the stage's
 //! own error handling (an abort, a signal) still leaves its trace where failed logs are kept.
 
@@ -49,7 +51,7 @@ impl Runner for SubprocessRunner {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(open_log()?));
-        let mut child = children::spawn(&mut cmd)
+        let mut child = children::spawn_graceful(&mut cmd)
             .map_err(|e| format!("failed to start `{}`: {e}", self.program.display()))?;
         let Some(stdout) = child.take_stdout() else {
             return Err("failed to read the output of `unmt exec-node`".to_owned());
