@@ -3,6 +3,7 @@
 //! tensors (XLM's denoising noise, token-count batches, the lambda and learning-rate schedules).
 
 pub mod batches;
+pub mod data_parallel;
 pub mod device;
 pub mod init;
 pub mod job;
