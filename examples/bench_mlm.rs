@@ -19,6 +19,7 @@
 //! cargo run --release --example bench_mlm                       # tiny + small configs
 //! cargo run --release --example bench_mlm -- --torch python3    # ... side by side with PyTorch
 //! cargo run --release --example bench_mlm -- --paper            # adds the paper config (slow)
+//! cargo run --release --example bench_mlm -- --peers 2          # ... and on 2 data-parallel peers
 //! cargo run --release --features cuda --example bench_mlm -- --device cuda:0 --paper \
 //!     --torch python3 --peak-tflops 989                          # GPU, with MFU
 //! ```
@@ -62,6 +63,8 @@ struct Args {
     torch: Option<String>,
     paper: bool,
     peak_tflops: Option<f64>,
+    /// Also run every configuration on this many data-parallel peers (`mlm.peers`).
+    peers: usize,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -70,6 +73,7 @@ fn parse_args() -> Result<Args, String> {
         torch: None,
         paper: std::env::var_os("BENCH_MLM_PAPER").is_some(),
         peak_tflops: None,
+        peers: 1,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -78,12 +82,13 @@ fn parse_args() -> Result<Args, String> {
             "--device" => args.device = value()?.parse()?,
             "--torch" => args.torch = Some(value()?),
             "--paper" => args.paper = true,
+            "--peers" => args.peers = value()?.parse().map_err(|e| format!("--peers: {e}"))?,
             "--peak-tflops" => {
                 args.peak_tflops = Some(value()?.parse().map_err(|e| format!("{e}"))?);
             }
             _ => {
                 return Err(format!(
-                    "unknown argument {a}; expected --device, --torch, --paper, --peak-tflops"
+                    "unknown argument {a}; expected --device, --torch, --paper, --peak-tflops, --peers"
                 ));
             }
         }
@@ -145,7 +150,7 @@ fn main() {
     }
     println!("device: {}", args.device);
     print!(
-        "| config | params | batch (streams x bptt) | updates | tokens/s | s/update | GFLOP/s |"
+        "| config | peers | params | batch (streams x bptt) | updates | tokens/s | s/update | GFLOP/s |"
     );
     if args.peak_tflops.is_some() {
         print!(" MFU |");
@@ -157,14 +162,23 @@ fn main() {
     }
     println!();
     let columns =
-        8 + usize::from(args.peak_tflops.is_some()) + 3 * usize::from(args.torch.is_some());
+        9 + usize::from(args.peak_tflops.is_some()) + 3 * usize::from(args.torch.is_some());
     println!("|{}", "---|".repeat(columns));
-    for c in &cases {
+    let peer_counts: Vec<usize> = if args.peers > 1 {
+        vec![1, args.peers]
+    } else {
+        vec![1]
+    };
+    for (c, peers) in cases
+        .iter()
+        .flat_map(|c| peer_counts.iter().map(move |&p| (c, p)))
+    {
         let ours = match args.device {
-            DeviceSpec::Cpu => run_unmt::<Autodiff<Cpu>>(c, &Default::default()),
+            DeviceSpec::Cpu => run_unmt::<Autodiff<Cpu>>(c, peers, &Default::default()),
             #[cfg(feature = "cuda")]
             DeviceSpec::Cuda(i) => run_unmt::<Autodiff<unmt::backend::Cuda>>(
                 c,
+                peers,
                 &burn::backend::cuda::CudaDevice::new(i),
             ),
             #[cfg(not(feature = "cuda"))]
@@ -178,8 +192,9 @@ fn main() {
         let flops = model_flops(c);
         let n_params = TransformerConfig::new(c.n_words, 2, c.dim, c.layers, c.heads).n_params();
         print!(
-            "| {} | {:.1}M | {} x {} | {} | {:.0} | {:.3} | {:.1} |",
+            "| {} | {} | {:.1}M | {} x {} | {} | {:.0} | {:.3} | {:.1} |",
             c.name,
+            peers,
             n_params as f64 / 1e6,
             c.streams,
             c.bptt,
@@ -192,13 +207,15 @@ fn main() {
             print!(" {:.1}% |", 100.0 * flops / s_per_update / (peak * 1e12));
         }
         print!(" {:.0} |", ours.peak_mib);
-        if let Some(python) = &args.torch {
+        if let Some(python) = args.torch.as_ref().filter(|_| peers == 1) {
             match run_torch(python, c, &args) {
                 Ok((tps, peak)) => {
                     print!(" {tps:.0} | {peak:.0} | {:.2}x |", ours.tokens_per_s / tps)
                 }
                 Err(e) => print!(" failed: {e} | | |"),
             }
+        } else if args.torch.is_some() {
+            print!(" (1 peer only) | | |");
         }
         println!();
     }
@@ -216,7 +233,7 @@ fn model_flops(c: &Case) -> f64 {
 
 /// One epoch of `c.updates` updates (languages alternating) through `unmt::train::mlm::train`
 /// on synthetic streams. Peak memory is the process's host RSS (on CUDA that is not the GPU's).
-fn run_unmt<B: AutodiffBackend>(c: &Case, device: &B::Device) -> Measured {
+fn run_unmt<B: AutodiffBackend>(c: &Case, peers: usize, device: &B::Device) -> Measured {
     let mut state = 12345u64;
     let tokens: Vec<u32> = (0..c.streams * c.bptt * 8)
         .map(|_| {
@@ -250,6 +267,7 @@ fn run_unmt<B: AutodiffBackend>(c: &Case, device: &B::Device) -> Measured {
         freeze_embeddings: false,
         train_langs: vec![0, 1],
         eval_batch: 8,
+        peers,
     };
     let init = ModelInit {
         config: TransformerConfig::new(c.n_words, 2, c.dim, c.layers, c.heads),

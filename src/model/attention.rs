@@ -3,10 +3,12 @@
 //! `1/sqrt(head_dim)`, masked scores set to `-inf`, softmax in float32, dropout on the weights.
 
 use burn::module::Module;
-use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
+use burn::nn::{Linear, LinearConfig};
 use burn::tensor::activation::softmax;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Bool, Int, Tensor};
+
+use super::dropout::Dropout;
 
 /// Which keys a query may see besides unpadded ones.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,7 +42,7 @@ impl MultiHeadAttentionConfig {
             k_lin: lin(),
             v_lin: lin(),
             out_lin: lin(),
-            dropout: DropoutConfig::new(self.dropout).init(),
+            dropout: Dropout::new(self.dropout),
             n_heads: self.n_heads,
         }
     }

@@ -4,13 +4,14 @@
 //! LayerNorm; padded positions zeroed.
 
 use burn::module::Module;
-use burn::nn::{Dropout, DropoutConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig};
+use burn::nn::{LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::tensor::activation::{gelu, relu};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Bool, Tensor};
 
 use super::attention::{AttentionMask, KeyValue, MultiHeadAttention, MultiHeadAttentionConfig};
 use super::config::TransformerConfig;
+use super::dropout::Dropout;
 
 /// XLM's LayerNorm epsilon (`nn.LayerNorm(dim, eps=1e-12)`).
 pub const LAYER_NORM_EPS: f64 = 1e-12;
@@ -52,7 +53,7 @@ impl FeedForwardConfig {
         FeedForward {
             lin1: LinearConfig::new(self.dim, self.hidden_dim).init(device),
             lin2: LinearConfig::new(self.hidden_dim, self.dim).init(device),
-            dropout: DropoutConfig::new(self.dropout).init(),
+            dropout: Dropout::new(self.dropout),
             gelu: self.gelu,
         }
     }
@@ -157,7 +158,7 @@ impl TransformerLayerConfig {
             layer_norm2: layer_norm(dim, device),
             adapter_attn: self.adapter_size.map(|n| Adapter::new(dim, n, device)),
             adapter_ffn: self.adapter_size.map(|n| Adapter::new(dim, n, device)),
-            dropout: DropoutConfig::new(self.dropout).init(),
+            dropout: Dropout::new(self.dropout),
         }
     }
 }

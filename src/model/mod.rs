@@ -9,6 +9,7 @@
 pub mod attention;
 pub mod checkpoint;
 pub mod config;
+pub mod dropout;
 pub mod layer;
 pub mod named;
 pub mod transformer;

@@ -4,12 +4,13 @@
 //! embedding matrix (tied) with its own bias.
 
 use burn::module::{Initializer, Module, Param};
-use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, LayerNorm};
+use burn::nn::{Embedding, EmbeddingConfig, LayerNorm};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Bool, Int, Tensor};
 
 use super::attention::AttentionMask;
 use super::config::TransformerConfig;
+use super::dropout::Dropout;
 use super::layer::{LayerCache, LayerInput, Memory, TransformerLayer, layer_norm};
 
 /// The Transformer (encoder; layers built with cross-attention make it a decoder body).
@@ -125,7 +126,7 @@ impl TransformerConfig {
                 max: std,
             }
             .init([self.n_words], device),
-            dropout: DropoutConfig::new(self.dropout).init(),
+            dropout: Dropout::new(self.dropout),
         }
     }
 }

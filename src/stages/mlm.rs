@@ -23,7 +23,8 @@ impl Stage for MlmStage {
     const KIND: &'static str = "mlm";
     /// 2: every parameter is initialised right after seeding (Burn's lazy initialisation
     /// drew some at the first forward pass), so initial weights, and results, changed.
-    const CODE_VERSION: u32 = 2;
+    /// 3: dropout masks from `model::dropout`'s counter-based streams; the `peers` param.
+    const CODE_VERSION: u32 = 3;
     const SUMMARY: &'static str =
         "XLM masked LM (stream batches, 80/10/10 masking), random or aligned embedding init";
     type Params = MlmParams;

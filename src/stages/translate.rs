@@ -118,10 +118,18 @@ impl Stage for TranslateStage {
                 summary.lines - summary.empty_inputs
             ));
         }
+        let translated = summary.lines - summary.empty_inputs;
+        if summary.repeated_outputs * 10 > translated {
+            ctx.warn(&format!(
+                "{} of {} translations are one token repeated (the model emits its commonest token: undertrained?); their scores say nothing about the method",
+                summary.repeated_outputs, translated
+            ));
+        }
         ctx.metric("lines", summary.lines as f64);
         ctx.metric("truncated", summary.truncated as f64);
         ctx.metric("empty_inputs", summary.empty_inputs as f64);
         ctx.metric("empty_outputs", summary.empty_outputs as f64);
+        ctx.metric("repeated_outputs", summary.repeated_outputs as f64);
         Ok(())
     }
 }

@@ -23,7 +23,8 @@ pub struct UnmtStage;
 
 impl Stage for UnmtStage {
     const KIND: &'static str = "unmt";
-    const CODE_VERSION: u32 = 3;
+    /// 4: dropout masks from `model::dropout`'s counter-based streams.
+    const CODE_VERSION: u32 = 4;
     const SUMMARY: &'static str =
         "XLM UNMT from an MLM: denoising auto-encoding + online back-translation";
     type Params = UnmtParams;

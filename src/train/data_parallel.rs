@@ -3,8 +3,8 @@
 //! gradients are summed across peers, and one optimiser step follows, as XLM's multi-GPU
 //! training does with PyTorch's DDP.
 //!
-//! Not yet wired into the `mlm` / `unmt` stages (#18): this is the gradient step those will
-//! use, tested to equal the single-device step.
+//! [`super::scaffold::Updater::update_sharded`] runs it when a training has more than one
+//! peer (the `mlm` stage's `peers`).
 //!
 //! - **Weighting.** XLM's loss is a mean over the batch's targets, and shards hold different
 //!   numbers of them; a plain mean of shard means is not the batch mean. Each peer's loss is
@@ -16,15 +16,18 @@
 //! - **Every peer presents every trainable parameter**, a zero gradient where its shard left
 //!   none, so the peers' all-reduce sequences match (Burn's own `GradientsParams::all_reduce`
 //!   assumes they do and pairs tensors wrongly or hangs otherwise).
-//! - **Dropout** is not handled yet: Flex's random generator is global and ignores the device,
-//!   so concurrent peers would race for it. Callers must train without dropout until masks
-//!   come from a per-peer generator seeded by `(seed, step, peer)`.
+//! - **Dropout** masks come from [`crate::model::dropout`]'s per-thread streams: each peer seeds
+//!   its thread with the step's seed and its shard's first row, so the peers drop exactly what
+//!   one device would on the whole batch.
+
+use std::ops::Range;
+use std::sync::Mutex;
 
 use burn::collective::{self, CollectiveConfig, CollectiveError, PeerId, ReduceOperation};
 use burn::module::{AutodiffModule, ModuleVisitor, Param};
 use burn::optim::GradientsParams;
 use burn::tensor::backend::AutodiffBackend;
-use burn::tensor::{Tensor, TensorPrimitive};
+use burn::tensor::{ElementConversion, Tensor, TensorPrimitive};
 
 use super::masking::Masked;
 
@@ -45,6 +48,14 @@ pub enum DataParallelError {
         /// The peer.
         peer: usize,
     },
+    /// A peer's loss could not be computed.
+    #[error("peer {peer}: {reason}")]
+    Loss {
+        /// The peer.
+        peer: usize,
+        /// Why.
+        reason: String,
+    },
     /// More peers than batch rows.
     #[error("cannot split a batch of {rows} rows over {peers} peers")]
     TooFewRows {
@@ -55,22 +66,38 @@ pub enum DataParallelError {
     },
 }
 
-/// Splits a masked batch of `bs` rows of `len` tokens into `peers` shards of consecutive
-/// rows (the first `bs % peers` one row longer); returns each shard with its row count.
+/// The rows of a batch of `rows` each of `peers` peers takes: consecutive, the first
+/// `rows % peers` one row longer (empty for the last peers of a batch with fewer rows than
+/// peers: they contribute nothing to that update).
+pub fn row_ranges(rows: usize, peers: usize) -> Result<Vec<Range<usize>>, DataParallelError> {
+    if peers == 0 {
+        return Err(DataParallelError::TooFewRows { rows, peers });
+    }
+    let mut start = 0;
+    Ok((0..peers)
+        .map(|p| {
+            let n = rows / peers + usize::from(p < rows % peers);
+            start += n;
+            start - n..start
+        })
+        .collect())
+}
+
+/// Splits a masked batch of `bs` rows of `len` tokens into the shards of [`row_ranges`];
+/// returns each shard with its row count.
 pub fn shard_rows(
     masked: &Masked,
     bs: usize,
     len: usize,
     peers: usize,
 ) -> Result<Vec<(Masked, usize)>, DataParallelError> {
-    if peers == 0 || peers > bs {
+    if peers > bs {
         return Err(DataParallelError::TooFewRows { rows: bs, peers });
     }
     let mut out = Vec::with_capacity(peers);
-    let mut start = 0;
-    for p in 0..peers {
-        let rows = bs / peers + usize::from(p < bs % peers);
-        let (lo, hi) = (start * len, (start + rows) * len);
+    for range in row_ranges(bs, peers)? {
+        let rows = range.len();
+        let (lo, hi) = (range.start * len, range.end * len);
         let mut shard = Masked {
             input: masked.input[lo..hi].to_vec(),
             positions: Vec::new(),
@@ -83,7 +110,6 @@ pub fn shard_rows(
             }
         }
         out.push((shard, rows));
-        start += rows;
     }
     Ok(out)
 }
@@ -143,32 +169,42 @@ where
     }
 }
 
+/// burn-collective's local server is one per process and backend: two trainings of one
+/// process (`-j 2`, parallel tests) would reset and join each other's collectives. Their
+/// data-parallel steps take turns (`--executor subprocess` runs them side by side).
+static COLLECTIVE: Mutex<()> = Mutex::new(());
+
 /// One data-parallel gradient computation: peer `p` forks `model` onto `devices[p]`,
 /// computes `loss(replica, p)` (which must already carry the batch weighting, see the module
-/// docs), backpropagates, and the peers all-reduce; returns peer 0's summed gradients, which
-/// apply to `model`.
+/// docs; `Ok(None)`: the shard contributes nothing, e.g. no masked target), backpropagates, and
+/// the peers all-reduce; returns the summed gradients, which apply to `model`, and the sum of
+/// the peers' losses (the batch loss).
 pub fn data_parallel_grads<B, M, F>(
     model: &M,
     devices: &[B::Device],
     loss: F,
-) -> Result<GradientsParams, DataParallelError>
+) -> Result<(GradientsParams, f64), DataParallelError>
 where
     B: AutodiffBackend,
     M: AutodiffModule<B> + Clone + Send,
     B::Device: Send + Sync,
-    F: Fn(&M, usize) -> Tensor<B, 1> + Sync,
+    F: Fn(&M, usize) -> Result<Option<Tensor<B, 1>>, String> + Sync,
 {
     let peers = devices.len();
+    let _one_at_a_time = COLLECTIVE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     collective::reset_collective::<B::InnerBackend>();
     let config = CollectiveConfig::default().with_num_devices(peers);
-    let results: Vec<Result<GradientsParams, DataParallelError>> = std::thread::scope(|scope| {
+    type PeerResult = Result<(GradientsParams, f64), DataParallelError>;
+    let results: Vec<PeerResult> = std::thread::scope(|scope| {
         let handles: Vec<_> = devices
             .iter()
             .enumerate()
             .map(|(p, device)| {
                 let (config, loss) = (config.clone(), &loss);
                 let replica = model.clone().fork(device);
-                scope.spawn(move || -> Result<GradientsParams, DataParallelError> {
+                scope.spawn(move || -> PeerResult {
                     let collective_err = |e: CollectiveError| DataParallelError::Collective {
                         peer: p,
                         detail: format!("{e:?}"),
@@ -179,12 +215,29 @@ where
                         config,
                     )
                     .map_err(collective_err)?;
-                    let l = loss(&replica, p);
-                    let mut grads = GradientsParams::from_grads(l.backward(), &replica);
+                    // A failed loss still takes part in the all-reduce (with no gradient), so
+                    // the other peers are not left waiting; its error is returned after.
+                    let (loss, failed) = match loss(&replica, p) {
+                        Ok(l) => (l, None),
+                        Err(reason) => (None, Some(reason)),
+                    };
+                    let (mut grads, value) = match loss {
+                        Some(l) => {
+                            let value: f32 = l.clone().into_scalar().elem();
+                            (
+                                GradientsParams::from_grads(l.backward(), &replica),
+                                f64::from(value),
+                            )
+                        }
+                        None => (GradientsParams::new(), 0.0),
+                    };
                     let reduced = all_reduce_grads::<B, M>(p, &replica, &mut grads);
                     collective::finish_collective::<B::InnerBackend>(PeerId::from(p))
                         .map_err(collective_err)?;
-                    reduced.map(|()| grads)
+                    if let Some(reason) = failed {
+                        return Err(DataParallelError::Loss { peer: p, reason });
+                    }
+                    reduced.map(|()| (grads, value))
                 })
             })
             .collect();
@@ -198,13 +251,17 @@ where
             .collect()
     });
     let mut first = None;
+    let mut total = 0.0;
     for (p, r) in results.into_iter().enumerate() {
-        let g = r?;
+        let (g, value) = r?;
+        total += value;
         if p == 0 {
             first = Some(g);
         }
     }
-    first.ok_or(DataParallelError::TooFewRows { rows: 0, peers })
+    first
+        .map(|g| (g, total))
+        .ok_or(DataParallelError::TooFewRows { rows: 0, peers })
 }
 
 #[cfg(test)]
@@ -246,6 +303,8 @@ mod tests {
             shard_rows(&m, bs, len, 6),
             Err(DataParallelError::TooFewRows { .. })
         ));
+        assert_eq!(row_ranges(2, 3).unwrap(), [0..1, 1..2, 2..2]);
+        assert_eq!(row_ranges(7, 2).unwrap(), [0..4, 4..7]);
     }
 
     /// One step on 2 peers with B/2 rows each equals one step on one device with B rows.
@@ -259,18 +318,23 @@ mod tests {
         let model = config.init::<Ad>(&device);
         let masked = batch(bs, len);
         let whole = mlm_loss(&model, &masked, 0, 1, bs, len, &device);
+        let whole_value: f32 = whole.clone().into_scalar().elem();
         let single = GradientsParams::from_grads(whole.backward(), &model);
         let expected = named_gradients(&model, &single);
 
         let shards = shard_rows(&masked, bs, len, 2).unwrap();
         let total = masked.targets.len() as f32;
         let devices = vec![device; 2];
-        let summed = data_parallel_grads::<Ad, _, _>(&model, &devices, |replica, p| {
+        let (summed, value) = data_parallel_grads::<Ad, _, _>(&model, &devices, |replica, p| {
             let (shard, rows) = &shards[p];
             let mean = mlm_loss(replica, shard, 0, 1, *rows, len, &Default::default());
-            mean.mul_scalar(shard.targets.len() as f32 / total)
+            Ok(Some(mean.mul_scalar(shard.targets.len() as f32 / total)))
         })
         .unwrap();
+        assert!(
+            (value - f64::from(whole_value)).abs() < 1e-5,
+            "{value} vs {whole_value}"
+        );
         let got = named_gradients(&model, &summed);
         assert_eq!(
             got.keys().collect::<Vec<_>>(),

@@ -104,6 +104,12 @@ pub struct MlmParams {
     pub seed: u64,
     /// Validation chunks per forward pass (speed only). Default: 32.
     pub eval_batch: usize,
+    /// Data-parallel peers: each update's `batch_size` streams are split over this many
+    /// replicas, their gradients summed with Burn's all-reduce, one Adam step (XLM's
+    /// multi-GPU training). The result equals one peer's up to float summation order, dropout
+    /// included. On the CPU the peers are threads sharing the node's cores; CUDA takes only 1
+    /// for now (one GPU per node). Default: 1.
+    pub peers: usize,
     /// Which parameters train: `*`/`?` patterns over parameter names
     /// (`layers.*.attention.*`), or the presets `"all"` and `"adapters"` (RE-LM's adapter
     /// fine-tuning: adapters, token and position embeddings, output layer, embedding
@@ -154,6 +160,7 @@ impl Default for MlmParams {
             patience: 10,
             seed: 0,
             eval_batch: 32,
+            peers: 1,
             trainable: vec!["all".into()],
             adapters: 0,
             new_rows: NewRows::Normal,
@@ -186,6 +193,7 @@ impl Validate for MlmParams {
             ("batch_size", self.batch_size),
             ("max_epochs", self.max_epochs),
             ("eval_batch", self.eval_batch),
+            ("peers", self.peers),
         ];
         for (name, v) in positive {
             if v == 0 {
@@ -210,6 +218,21 @@ impl Validate for MlmParams {
                     format!("must be in 1..=65536, got {v}"),
                 ));
             }
+        }
+        if self.peers > self.batch_size {
+            return Err(InvalidParam::new(
+                "peers",
+                format!(
+                    "must be at most batch_size ({}): each peer takes whole streams, got {}",
+                    self.batch_size, self.peers
+                ),
+            ));
+        }
+        if self.peers > 1 && matches!(self.device, DeviceSpec::Cuda(_)) {
+            return Err(InvalidParam::new(
+                "peers",
+                "more than 1 needs `device = \"cpu\"`: the scheduler gives a node one GPU",
+            ));
         }
         if !self.dim.is_multiple_of(self.n_heads) {
             return Err(InvalidParam::new(
@@ -615,6 +638,7 @@ pub fn run(
         freeze_embeddings: p.freeze_embeddings,
         train_langs: p.train_lang_ids(),
         eval_batch: p.eval_batch,
+        peers: p.peers,
     };
     let row_masks = match (p.train_rows, &reload) {
         (TrainRows::All, _) => Vec::new(),

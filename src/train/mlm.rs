@@ -38,11 +38,14 @@ use super::scaffold::{
 use super::stream::{ChunkOrder, Stream};
 use super::trainable;
 use crate::model::checkpoint::{self, CheckpointError, HostTensor};
+use crate::model::dropout;
 use crate::model::{Batch, Transformer, TransformerConfig, TransformerInput};
 use crate::text::dictionary::Dictionary;
+use crate::train::data_parallel::shard_rows;
 
-/// Burn's random generator is process-global: whoever seeds it and then draws dropout masks
-/// must not interleave with another training in the same process.
+/// Burn's random generator is process-global: whoever seeds it and then initialises a model
+/// must not interleave with another training in the same process. (Dropout masks do not use
+/// it: they come from [`dropout`]'s per-thread streams.)
 pub(crate) static BACKEND_RNG: Mutex<()> = Mutex::new(());
 
 /// Training settings (the stage's parameters after validation).
@@ -73,6 +76,9 @@ pub struct MlmSettings {
     pub train_langs: Vec<usize>,
     /// Validation chunks per forward pass (speed only; results do not depend on it).
     pub eval_batch: usize,
+    /// Data-parallel peers each batch's streams are split over (1: none). Equal to one
+    /// device's training up to float summation order ([`crate::train::data_parallel`]).
+    pub peers: usize,
 }
 
 /// One language's data.
@@ -239,22 +245,37 @@ impl<B: AutodiffBackend> Objective<B> for MlmObjective<'_, B> {
                 .train
                 .chunk(cursor.orders[li].next(lang.train.n_batches(), &mut order_rng));
             let masked = mask_train(&chunk, bs, bptt, &s.mask, &mut rng);
-            let loss = {
-                let _guard = BACKEND_RNG
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-                B::seed(&self.device, derive(s.seed, 4, steps, 0));
-                mlm_loss(
-                    updater.model(),
-                    &masked,
-                    li,
-                    n_langs,
-                    bs,
-                    bptt,
-                    &self.device,
-                )
+            // Peer p computes rows [first_p, first_p + rows_p) of the batch; its loss is its
+            // targets' share of the batch mean, and its dropout stream starts at its first row.
+            let peers = updater.peers();
+            let shards = shard_rows(&masked, bs, bptt, peers).map_err(|e| TrainError::Step {
+                kind: "mlm".into(),
+                reason: e.to_string(),
+            })?;
+            let first_rows: Vec<usize> = shards
+                .iter()
+                .scan(0, |row, (_, rows)| {
+                    let first = *row;
+                    *row += rows;
+                    Some(first)
+                })
+                .collect();
+            let total = masked.targets.len();
+            let dropout_seed = derive(s.seed, 4, steps, 0);
+            let shard_loss = |model: &Transformer<B>, p: usize, device: &B::Device| {
+                let (shard, rows) = &shards[p];
+                if shard.targets.is_empty() {
+                    return Ok(None);
+                }
+                dropout::seed(dropout_seed, first_rows[p]);
+                let mean = mlm_loss(model, shard, li, n_langs, *rows, bptt, device);
+                Ok(Some(if peers == 1 {
+                    mean
+                } else {
+                    mean.mul_scalar(shard.targets.len() as f64 / total as f64)
+                }))
             };
-            updater.update("mlm", loss, bs as u64, (bs * bptt) as u64)?;
+            updater.update_sharded("mlm", shard_loss, bs as u64, (bs * bptt) as u64)?;
         }
         Ok(())
     }
@@ -321,6 +342,7 @@ pub fn train<B: AutodiffBackend>(
         adam: settings.adam,
         lr: LrSchedule::Constant,
         row_masks: init.row_masks.clone(),
+        peers: settings.peers,
     };
     let fresh = initial_model::<B>(init, settings.seed, settings.freeze_embeddings, device)?;
     let mut objective = MlmObjective {
@@ -524,6 +546,7 @@ mod tests {
             freeze_embeddings: false,
             train_langs: vec![0, 1],
             eval_batch: 4,
+            peers: 1,
         }
     }
 
@@ -571,6 +594,53 @@ mod tests {
         // 80 sentences per epoch at 4 per update = 20 updates (10 iterations x 2 languages)
         assert_eq!(h[0].steps, 20);
         assert!(out.best.exists() && out.last.exists());
+    }
+
+    /// A short run on 2 data-parallel peers (dropout on) follows the 1-peer run: the same
+    /// losses, perplexities and weights up to float summation order.
+    #[test]
+    fn two_peers_train_like_one() {
+        let mut init = init();
+        init.config.dropout = 0.1;
+        init.config.attention_dropout = 0.1;
+        let mut s = settings();
+        s.max_epochs = 2;
+        let one_dir = tempfile::tempdir().unwrap();
+        let one = run(&s, &init, one_dir.path(), None);
+        s.peers = 2;
+        let two_dir = tempfile::tempdir().unwrap();
+        let two = run(&s, &init, two_dir.path(), None);
+        let close = |a: f64, b: f64| (a - b).abs() <= 1e-4 * a.abs().max(1.0);
+        for (a, b) in one.history.iter().zip(&two.history) {
+            assert_eq!(a.steps, b.steps);
+            assert!(close(a.train_loss(), b.train_loss()), "{a:?}\n{b:?}");
+            assert!(
+                close(a.valid.valid_mlm_ppl, b.valid.valid_mlm_ppl),
+                "{a:?}\n{b:?}"
+            );
+        }
+        let (wa, wb) = (params(&one.last), params(&two.last));
+        // The key bias's true gradient is 0 (softmax ignores a constant per query): it gets
+        // rounding noise only, which Adam scales up to full steps, differently per run.
+        for (name, a) in wa.iter().filter(|(n, _)| !n.ends_with("k_lin.bias")) {
+            let worst = a
+                .values
+                .iter()
+                .zip(&wb[name].values)
+                .map(|(x, y)| (x - y).abs())
+                .fold(0.0f32, f32::max);
+            assert!(worst < 1e-6, "{name}: {worst}");
+        }
+        // Dropout was on: the same run without it is not this close.
+        s.peers = 1;
+        init.config.dropout = 0.0;
+        init.config.attention_dropout = 0.0;
+        let other_dir = tempfile::tempdir().unwrap();
+        let other = run(&s, &init, other_dir.path(), None);
+        assert!(!close(
+            one.history[1].train_loss(),
+            other.history[1].train_loss()
+        ));
     }
 
     #[test]

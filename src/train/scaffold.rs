@@ -26,6 +26,7 @@ use burn::tensor::{ElementConversion, Tensor};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use super::data_parallel::data_parallel_grads;
 use super::optim::{Adam, AdamConfig, RowMask, clip_coefficient, global_grad_norm, mask_rows};
 use super::schedule::InverseSqrt;
 use crate::model::checkpoint::{self, CheckpointError};
@@ -181,6 +182,9 @@ pub struct ScaffoldSettings {
     pub lr: LrSchedule,
     /// Parameters of which only some rows train ([`RowMask`]).
     pub row_masks: Vec<RowMask>,
+    /// Data-parallel peers an update splits its batch over ([`Updater::update_sharded`]);
+    /// 1: no split. Peers are threads on the training device.
+    pub peers: usize,
 }
 
 /// Counters the objective's random draws are seeded from.
@@ -297,6 +301,8 @@ pub trait Objective<B: AutodiffBackend> {
 /// Hands out the model and applies updates: what an objective sees during an iteration.
 pub struct Updater<'e, B: AutodiffBackend, M: AutodiffModule<B>> {
     model: Option<M>,
+    /// One per peer.
+    devices: Vec<B::Device>,
     adam: Adam<B::InnerBackend>,
     settings: &'e ScaffoldSettings,
     counters: Counters,
@@ -383,6 +389,11 @@ impl<B: AutodiffBackend, M: AutodiffModule<B>> Updater<'_, B, M> {
         (self.on_event)(TrainEvent::Log(line));
     }
 
+    /// Data-parallel peers ([`ScaffoldSettings::peers`]).
+    pub fn peers(&self) -> usize {
+        self.devices.len()
+    }
+
     /// One optimizer update on `loss` (computed from [`Self::model`]): backward, global-norm
     /// clipping, the scheduled learning rate, Adam. `sentences` counts toward the epoch
     /// (XLM counts `batch_size` per step), `tokens` toward the throughput figure.
@@ -394,19 +405,100 @@ impl<B: AutodiffBackend, M: AutodiffModule<B>> Updater<'_, B, M> {
         tokens: u64,
     ) -> Result<(), TrainError> {
         let value: f32 = loss.clone().into_scalar().elem();
-        let n = self.counters.updates + 1;
-        if !value.is_finite() {
-            return Err(TrainError::Diverged {
-                kind: kind.to_owned(),
-                loss: value,
-                update: n,
-            });
-        }
+        self.check_finite(kind, value)?;
         let model = self
             .model
             .take()
             .expect("the model is present between updates");
-        let mut grads = GradientsParams::from_grads(loss.backward(), &model);
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        self.apply(kind, model, grads, value, sentences, tokens);
+        Ok(())
+    }
+
+    /// One optimizer update on a batch split over [`Self::peers`] shards: peer `p` computes
+    /// `shard_loss(replica, p, device)`, its shard's share of the batch loss (the shard's
+    /// summed loss over the batch's count, so that the shares add up to the batch mean;
+    /// `Ok(None)`: nothing to contribute). With one peer this is [`Self::update`] on peer 0's
+    /// loss; with several, [`data_parallel_grads`] sums their gradients and one Adam step
+    /// follows.
+    pub fn update_sharded<F>(
+        &mut self,
+        kind: &str,
+        shard_loss: F,
+        sentences: u64,
+        tokens: u64,
+    ) -> Result<(), TrainError>
+    where
+        M: Send,
+        B::Device: Send + Sync,
+        F: Fn(&M, usize, &B::Device) -> Result<Option<Tensor<B, 1>>, TrainError> + Sync,
+    {
+        let model = self
+            .model
+            .take()
+            .expect("the model is present between updates");
+        let (grads, value) = if self.devices.len() == 1 {
+            let loss = match shard_loss(&model, 0, &self.devices[0]) {
+                Ok(loss) => loss,
+                Err(e) => {
+                    self.model = Some(model);
+                    return Err(e);
+                }
+            };
+            match loss {
+                Some(loss) => {
+                    let value: f32 = loss.clone().into_scalar().elem();
+                    (GradientsParams::from_grads(loss.backward(), &model), value)
+                }
+                None => (GradientsParams::new(), 0.0),
+            }
+        } else {
+            let devices = &self.devices;
+            let reduced = data_parallel_grads::<B, M, _>(&model, devices, |replica, p| {
+                shard_loss(replica, p, &devices[p]).map_err(|e| e.to_string())
+            });
+            match reduced {
+                Ok((grads, value)) => (grads, value as f32),
+                Err(e) => {
+                    self.model = Some(model);
+                    return Err(TrainError::Step {
+                        kind: kind.to_owned(),
+                        reason: e.to_string(),
+                    });
+                }
+            }
+        };
+        if let Err(e) = self.check_finite(kind, value) {
+            self.model = Some(model);
+            return Err(e);
+        }
+        self.apply(kind, model, grads, value, sentences, tokens);
+        Ok(())
+    }
+
+    fn check_finite(&self, kind: &str, value: f32) -> Result<(), TrainError> {
+        if value.is_finite() {
+            Ok(())
+        } else {
+            Err(TrainError::Diverged {
+                kind: kind.to_owned(),
+                loss: value,
+                update: self.counters.updates + 1,
+            })
+        }
+    }
+
+    /// Clipping, the learning rate and Adam on `grads`, then the epoch's tallies.
+    fn apply(
+        &mut self,
+        kind: &str,
+        model: M,
+        mut grads: GradientsParams,
+        value: f32,
+        sentences: u64,
+        tokens: u64,
+    ) {
+        let n = self.counters.updates + 1;
         if !self.settings.row_masks.is_empty() {
             mask_rows(&model, &mut grads, &self.settings.row_masks);
         }
@@ -430,7 +522,6 @@ impl<B: AutodiffBackend, M: AutodiffModule<B>> Updater<'_, B, M> {
             tokens_per_s: tally.tokens_per_s(),
         };
         (self.on_event)(event);
-        Ok(())
     }
 }
 
@@ -590,6 +681,7 @@ where
     let resumed_from_epoch = state.counters.epochs_done;
     let mut updater = Updater {
         model: Some(model),
+        devices: vec![device.clone(); settings.peers.max(1)],
         adam,
         settings,
         counters: state.counters,

@@ -309,6 +309,7 @@ impl OnDevice for Train<'_> {
             },
             lr: LrSchedule::InverseSqrt(p.schedule()),
             row_masks: Vec::new(),
+            peers: p.peers,
         };
         let mut objective = UnmtObjective::<B>::new(
             p,

@@ -23,14 +23,17 @@ use serde::{Deserialize, Serialize};
 use super::data::{ValidSide, subword_text};
 use super::model::EncoderDecoder;
 use super::params::UnmtParams;
-use super::steps::{bt_loss, generate_greedy, mt_loss, mt_scores};
+use super::steps::{
+    StepError, bt_max_len, generate_greedy, mt_loss, mt_loss_share, mt_scores, n_targets,
+};
 use crate::metrics::{BleuParams, ChrfParams, corpus_bleu, corpus_chrf, multi_bleu};
 use crate::model::TransformerConfig;
+use crate::model::dropout;
 use crate::text::bpe::undo_bpe;
 use crate::text::dictionary::Dictionary;
 use crate::text::moses::MosesDetokenizer;
 use crate::train::batches::{eval_batches, token_batches};
-use crate::train::mlm::BACKEND_RNG;
+use crate::train::data_parallel::row_ranges;
 use crate::train::noise::{add_noise, draw};
 use crate::train::scaffold::{Counters, Objective, TrainError, Updater, derive};
 
@@ -109,6 +112,19 @@ impl<'a, B: Backend> UnmtObjective<'a, B> {
             batches: HashMap::new(),
             hypotheses: BTreeMap::new(),
         }
+    }
+
+    /// The sentences each data-parallel peer takes of a batch of `rows`.
+    fn row_ranges(
+        &self,
+        kind: &str,
+        rows: usize,
+        peers: usize,
+    ) -> Result<Vec<std::ops::Range<usize>>, TrainError> {
+        row_ranges(rows, peers).map_err(|e| TrainError::Step {
+            kind: kind.to_owned(),
+            reason: e.to_string(),
+        })
     }
 
     /// The next training batch of `lang` for step kind `kind` (sentences, unpadded).
@@ -263,19 +279,29 @@ impl<B: AutodiffBackend> Objective<B> for UnmtObjective<'_, B> {
                 };
                 let draws = draw(&clean, &noise, &mut rng).map_err(noise_err)?;
                 let noisy = add_noise(&clean, &noise, &draws).map_err(noise_err)?;
-                let loss = {
-                    let _guard = BACKEND_RNG
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner);
-                    B::seed(&device, derive(p.seed, 23, steps, 0));
-                    mt_loss(updater.model(), &noisy, l, &clean, l, &device)
-                }
-                .map_err(|e| TrainError::Step {
-                    kind: kind.clone(),
-                    reason: e.to_string(),
-                })?;
                 let n = tokens(&clean) + tokens(&noisy);
-                updater.update(&kind, loss.mul_scalar(lambda), p.batch_size as u64, n)?;
+                let ranges = self.row_ranges(&kind, clean.len(), updater.peers())?;
+                let total = n_targets(&clean);
+                let dropout_seed = derive(p.seed, 23, steps, 0);
+                let shard_loss = |model: &EncoderDecoder<B>, peer: usize, device: &B::Device| {
+                    let r = ranges[peer].clone();
+                    if r.is_empty() {
+                        return Ok(None);
+                    }
+                    dropout::seed(dropout_seed, r.start);
+                    let loss = if ranges.len() == 1 {
+                        mt_loss(model, &noisy, l, &clean, l, device)
+                    } else {
+                        let (x, y) = (&noisy[r.clone()], &clean[r]);
+                        mt_loss_share(model, x, l, y, l, total, device)
+                    };
+                    loss.map(|loss| Some(loss.mul_scalar(lambda)))
+                        .map_err(|e| TrainError::Step {
+                            kind: kind.clone(),
+                            reason: e.to_string(),
+                        })
+                };
+                updater.update_sharded(&kind, shard_loss, p.batch_size as u64, n)?;
             }
         }
         let mut bt = p.bt_directions();
@@ -285,20 +311,37 @@ impl<B: AutodiffBackend> Objective<B> for UnmtObjective<'_, B> {
             let kind = format!("bt_{a}-{b}-{a}");
             let src = self.next_batch("bt", d.src, cursor)?;
             let steps = updater.counters().updates;
-            let inference = updater.model().valid();
-            let out = {
-                let _guard = BACKEND_RNG
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-                B::seed(&device, derive(p.seed, 25, steps, 0));
-                bt_loss(updater.model(), &inference, &src, d.src, d.via, &device)
-            }
-            .map_err(|e| TrainError::Step {
+            let step_err = |e: StepError| TrainError::Step {
                 kind: kind.clone(),
                 reason: e.to_string(),
-            })?;
-            let n = tokens(&src) + tokens(&out.generated);
-            updater.update(&kind, out.loss, p.batch_size as u64, n)?;
+            };
+            // XLM's online back-translation: greedy, in eval mode, on the whole batch; then
+            // the loss of reconstructing `src` from it (what `bt_loss` computes, sharded).
+            let generated = {
+                let inference = updater.model().valid();
+                let max_len = bt_max_len(&src);
+                generate_greedy(&inference, &src, d.src, d.via, max_len, &device)
+                    .map_err(step_err)?
+            };
+            let n = tokens(&src) + tokens(&generated);
+            let ranges = self.row_ranges(&kind, src.len(), updater.peers())?;
+            let total = n_targets(&src);
+            let dropout_seed = derive(p.seed, 25, steps, 0);
+            let shard_loss = |model: &EncoderDecoder<B>, peer: usize, device: &B::Device| {
+                let r = ranges[peer].clone();
+                if r.is_empty() {
+                    return Ok(None);
+                }
+                dropout::seed(dropout_seed, r.start);
+                let loss = if ranges.len() == 1 {
+                    mt_loss(model, &generated, d.via, &src, d.src, device)
+                } else {
+                    let (x, y) = (&generated[r.clone()], &src[r]);
+                    mt_loss_share(model, x, d.via, y, d.src, total, device)
+                };
+                loss.map(Some).map_err(step_err)
+            };
+            updater.update_sharded(&kind, shard_loss, p.batch_size as u64, n)?;
         }
         Ok(())
     }
@@ -452,7 +495,17 @@ mod tests {
         stop: Option<usize>,
         cut: Option<u64>,
     ) -> Result<Outcome<UnmtValid>, TrainError> {
-        let (p, d, c) = (params(), dico(), config());
+        run_with(dir, stop, cut, 1, config())
+    }
+
+    fn run_with(
+        dir: &Path,
+        stop: Option<usize>,
+        cut: Option<u64>,
+        peers: usize,
+        c: TransformerConfig,
+    ) -> Result<Outcome<UnmtValid>, TrainError> {
+        let (p, d) = (params(), dico());
         let mono = vec![corpus(0, 40), corpus(12, 40)];
         let sides = vec![valid("en", 0, &d), valid("mk", 12, &d)];
         let settings = ScaffoldSettings {
@@ -471,6 +524,7 @@ mod tests {
             },
             lr: LrSchedule::InverseSqrt(p.schedule()),
             row_masks: Vec::new(),
+            peers,
         };
         let device = Default::default();
         let fresh = from_mlm::<Ad>(&c, &mlm_tensors(&c, 5), false, 1, &device).expect("model");
@@ -493,6 +547,43 @@ mod tests {
 
     fn run(dir: &Path, stop: Option<usize>) -> Outcome<UnmtValid> {
         run_cut(dir, stop, None).expect("training")
+    }
+
+    /// Without dropout, 2 data-parallel peers (auto-encoding and back-translation steps
+    /// split by sentences) train like one, up to float summation order.
+    #[test]
+    fn two_peers_train_like_one_without_dropout() {
+        let mut c = config();
+        c.dropout = 0.0;
+        c.attention_dropout = 0.0;
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let one = run_with(a.path(), None, None, 1, c.clone()).expect("1 peer");
+        let two = run_with(b.path(), None, None, 2, c).expect("2 peers");
+        for (x, y) in one.history.iter().zip(&two.history) {
+            assert_eq!(x.steps, y.steps);
+            for (kind, sx) in &x.train {
+                let sy = &y.train[kind];
+                assert!(
+                    (sx.loss - sy.loss).abs() <= 1e-4 * sx.loss.abs().max(1.0),
+                    "{kind}: {} vs {}",
+                    sx.loss,
+                    sy.loss
+                );
+            }
+        }
+        let (wa, wb) = (
+            checkpoint::read_safetensors(&one.last).unwrap().0,
+            checkpoint::read_safetensors(&two.last).unwrap().0,
+        );
+        for (name, t) in wa.iter().filter(|(n, _)| !n.ends_with("k_lin.bias")) {
+            let worst = t
+                .values
+                .iter()
+                .zip(&wb[name].values)
+                .map(|(x, y)| (x - y).abs())
+                .fold(0.0f32, f32::max);
+            assert!(worst < 1e-5, "{name}: {worst}");
+        }
     }
 
     #[test]

@@ -52,6 +52,13 @@ pub struct UnmtParams {
     /// Sentences counted per update (XLM counts `batch_size` whatever the batch held).
     /// Default: 32.
     pub batch_size: usize,
+    /// Data-parallel peers: each update's sentences are split over this many replicas, their
+    /// gradients summed with Burn's all-reduce, one Adam step (XLM's multi-GPU training).
+    /// Back-translations are generated once, on the whole batch. Equal to one peer's training
+    /// up to float summation order without dropout; with dropout the masks differ (a shard
+    /// pads to its own longest sentence). On the CPU the peers are threads sharing the node's
+    /// cores; CUDA takes only 1 for now (one GPU per node). Default: 1.
+    pub peers: usize,
     /// Sentences per epoch. Default: 50000.
     pub epoch_size: u64,
     /// Epoch limit. Default: 100000.
@@ -94,6 +101,7 @@ impl Default for UnmtParams {
             beta2: 0.98,
             clip_grad_norm: 5.0,
             batch_size: 32,
+            peers: 1,
             epoch_size: 50_000,
             max_epochs: 100_000,
             stopping_criterion: None,
@@ -260,11 +268,18 @@ impl Validate for UnmtParams {
             ("batch_size", self.batch_size),
             ("max_epochs", self.max_epochs),
             ("eval_batch_size", self.eval_batch_size),
+            ("peers", self.peers),
         ];
         for (name, v) in positive {
             if v == 0 {
                 return Err(InvalidParam::new(name, "must be at least 1"));
             }
+        }
+        if self.peers > 1 && matches!(self.device, DeviceSpec::Cuda(_)) {
+            return Err(InvalidParam::new(
+                "peers",
+                "more than 1 needs `device = \"cpu\"`: the scheduler gives a node one GPU",
+            ));
         }
         // Compared without adding: `max_len + 2` would wrap for a huge value in release builds.
         if self.max_len > 510 {

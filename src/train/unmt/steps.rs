@@ -346,6 +346,27 @@ pub fn mt_loss<B: Backend>(
     Ok(target_nll(model, src, src_lang, tgt, tgt_lang, device)?.mean())
 }
 
+/// Prediction targets of a batch of target sentences ([`target_nll`]'s length).
+pub fn n_targets(tgt: &[Vec<u32>]) -> usize {
+    tgt.iter().map(|s| s.len().saturating_sub(1)).sum()
+}
+
+/// A shard's share of [`mt_loss`] over a batch with `batch_targets` targets
+/// ([`n_targets`]): the shard's summed token loss over that count, so that the shares of a
+/// batch split by sentences add up to the batch's `mt_loss` (data-parallel peers).
+pub fn mt_loss_share<B: Backend>(
+    model: &EncoderDecoder<B>,
+    src: &[Vec<u32>],
+    src_lang: usize,
+    tgt: &[Vec<u32>],
+    tgt_lang: usize,
+    batch_targets: usize,
+    device: &B::Device,
+) -> Result<Tensor<B, 1>, StepError> {
+    let nll = target_nll(model, src, src_lang, tgt, tgt_lang, device)?;
+    Ok(nll.sum().div_scalar(batch_targets.max(1) as f64))
+}
+
 /// Greedy translation, XLM `TransformerModel.generate` with `sample_temperature None`
 /// (facebookresearch/XLM `xlm/model/transformer.py`; `generate_greedy` in the port).
 ///

@@ -183,6 +183,25 @@ pub struct TranslateSummary {
     pub empty_inputs: usize,
     /// Non-empty inputs whose translation came out empty.
     pub empty_outputs: usize,
+    /// Translations that are one token repeated ([`is_one_token_repeated`]).
+    pub repeated_outputs: usize,
+}
+
+/// Three or more tokens, all the same (`, , , ,`): what an undertrained model emits when it
+/// has learned only the commonest token.
+pub fn is_one_token_repeated(tokenized: &str) -> bool {
+    let mut tokens = tokenized.split_whitespace();
+    let Some(first) = tokens.next() else {
+        return false;
+    };
+    let mut n = 1;
+    for t in tokens {
+        if t != first {
+            return false;
+        }
+        n += 1;
+    }
+    n >= 3
 }
 
 /// Lines per call of [`Translator::translate`] (progress granularity; batches are cut
@@ -218,6 +237,11 @@ pub fn translate_file(
             .iter()
             .zip(&lines)
             .filter(|(o, i)| o.is_empty() && !i.trim().is_empty())
+            .count(),
+        repeated_outputs: out
+            .tokenized
+            .iter()
+            .filter(|o| is_one_token_repeated(o))
             .count(),
     };
     for (path, lines) in [
@@ -451,6 +475,15 @@ mod tests {
     use super::*;
     use crate::backend::Cpu;
     use crate::model::checkpoint::{named_parameters, write_safetensors};
+
+    #[test]
+    fn one_token_repeated_is_three_or_more_of_one_token() {
+        assert!(is_one_token_repeated(", , , ,"));
+        assert!(is_one_token_repeated("the the the"));
+        assert!(!is_one_token_repeated("the the"));
+        assert!(!is_one_token_repeated(", , , a"));
+        assert!(!is_one_token_repeated(""));
+    }
 
     /// A random 2-language model over a 30-word vocabulary, saved as `unmt` saves it.
     fn saved(dir: &Path, langs: Option<&str>) -> (PathBuf, PathBuf) {
