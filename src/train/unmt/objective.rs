@@ -241,6 +241,43 @@ impl<'a, B: Backend> UnmtObjective<'a, B> {
     }
 }
 
+/// One translation-loss update (auto-encoding or back-translation) split by sentences over
+/// data-parallel peers: peer `p` takes `ranges[p]`, seeds its dropout stream at its first
+/// sentence, and returns its share of the batch's [`mt_loss`] (all of it with one peer).
+struct ShardedMt<'a> {
+    src: &'a [Vec<u32>],
+    src_lang: usize,
+    tgt: &'a [Vec<u32>],
+    tgt_lang: usize,
+    ranges: Vec<std::ops::Range<usize>>,
+    dropout_seed: u64,
+}
+
+impl ShardedMt<'_> {
+    /// Peer `peer`'s loss; `None` when its range is empty.
+    fn loss<B: Backend>(
+        &self,
+        model: &EncoderDecoder<B>,
+        peer: usize,
+        device: &B::Device,
+    ) -> Result<Option<burn::tensor::Tensor<B, 1>>, StepError> {
+        let r = self.ranges[peer].clone();
+        if r.is_empty() {
+            return Ok(None);
+        }
+        dropout::seed(self.dropout_seed, r.start);
+        let (sl, tl) = (self.src_lang, self.tgt_lang);
+        let loss = if self.ranges.len() == 1 {
+            mt_loss(model, self.src, sl, self.tgt, tl, device)?
+        } else {
+            let total = n_targets(self.tgt);
+            let (x, y) = (&self.src[r.clone()], &self.tgt[r]);
+            mt_loss_share(model, x, sl, y, tl, total, device)?
+        };
+        Ok(Some(loss))
+    }
+}
+
 /// Tokens in a batch (both `</s>` included), for the throughput figure.
 fn tokens(batch: &[Vec<u32>]) -> u64 {
     batch.iter().map(|s| s.len() as u64).sum()
@@ -280,26 +317,22 @@ impl<B: AutodiffBackend> Objective<B> for UnmtObjective<'_, B> {
                 let draws = draw(&clean, &noise, &mut rng).map_err(noise_err)?;
                 let noisy = add_noise(&clean, &noise, &draws).map_err(noise_err)?;
                 let n = tokens(&clean) + tokens(&noisy);
-                let ranges = self.row_ranges(&kind, clean.len(), updater.peers())?;
-                let total = n_targets(&clean);
-                let dropout_seed = derive(p.seed, 23, steps, 0);
+                let step = ShardedMt {
+                    src: &noisy,
+                    src_lang: l,
+                    tgt: &clean,
+                    tgt_lang: l,
+                    ranges: self.row_ranges(&kind, clean.len(), updater.peers())?,
+                    dropout_seed: derive(p.seed, 23, steps, 0),
+                };
                 let shard_loss = |model: &EncoderDecoder<B>, peer: usize, device: &B::Device| {
-                    let r = ranges[peer].clone();
-                    if r.is_empty() {
-                        return Ok(None);
-                    }
-                    dropout::seed(dropout_seed, r.start);
-                    let loss = if ranges.len() == 1 {
-                        mt_loss(model, &noisy, l, &clean, l, device)
-                    } else {
-                        let (x, y) = (&noisy[r.clone()], &clean[r]);
-                        mt_loss_share(model, x, l, y, l, total, device)
-                    };
-                    loss.map(|loss| Some(loss.mul_scalar(lambda)))
+                    let loss = step
+                        .loss(model, peer, device)
                         .map_err(|e| TrainError::Step {
                             kind: kind.clone(),
                             reason: e.to_string(),
-                        })
+                        })?;
+                    Ok(loss.map(|loss| loss.mul_scalar(lambda)))
                 };
                 updater.update_sharded(&kind, shard_loss, p.batch_size as u64, n)?;
             }
@@ -324,22 +357,16 @@ impl<B: AutodiffBackend> Objective<B> for UnmtObjective<'_, B> {
                     .map_err(step_err)?
             };
             let n = tokens(&src) + tokens(&generated);
-            let ranges = self.row_ranges(&kind, src.len(), updater.peers())?;
-            let total = n_targets(&src);
-            let dropout_seed = derive(p.seed, 25, steps, 0);
+            let step = ShardedMt {
+                src: &generated,
+                src_lang: d.via,
+                tgt: &src,
+                tgt_lang: d.src,
+                ranges: self.row_ranges(&kind, src.len(), updater.peers())?,
+                dropout_seed: derive(p.seed, 25, steps, 0),
+            };
             let shard_loss = |model: &EncoderDecoder<B>, peer: usize, device: &B::Device| {
-                let r = ranges[peer].clone();
-                if r.is_empty() {
-                    return Ok(None);
-                }
-                dropout::seed(dropout_seed, r.start);
-                let loss = if ranges.len() == 1 {
-                    mt_loss(model, &generated, d.via, &src, d.src, device)
-                } else {
-                    let (x, y) = (&generated[r.clone()], &src[r]);
-                    mt_loss_share(model, x, d.via, y, d.src, total, device)
-                };
-                loss.map(Some).map_err(step_err)
+                step.loss(model, peer, device).map_err(step_err)
             };
             updater.update_sharded(&kind, shard_loss, p.batch_size as u64, n)?;
         }
