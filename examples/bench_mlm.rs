@@ -104,6 +104,8 @@ struct Measured {
 }
 
 fn main() {
+    // As the `unmt` binary does, so the figures are what a training node sees.
+    unmt::backend::tune_cpu_allocator();
     let args = match parse_args() {
         Ok(a) => a,
         Err(e) => {

@@ -10,6 +10,7 @@ fn main() {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    unmt::backend::tune_cpu_allocator();
     let cli = unmt::cli::Cli::parse();
     let _ = miette::set_hook(Box::new(|_| {
         use std::io::IsTerminal;
