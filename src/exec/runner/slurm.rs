@@ -184,6 +184,14 @@ fn follow(
         std::thread::sleep(POLL_FIRST * 3);
     }
     match outcome {
+        // A job that Slurm ended (scancel, time or memory limit) often reports its own failure
+        // first (its program got SIGTERM); the failure then names Slurm's reason too.
+        Some(Err(error)) => Err(match final_state(id) {
+            state if ENDED_BY_SLURM.iter().any(|s| state.starts_with(s)) => {
+                format!("{error} (slurm job {id}: {state})")
+            }
+            _ => error,
+        }),
         Some(result) => result,
         None => Err(format!(
             "slurm job {id} ended ({}) before reporting a result; see its log",
@@ -191,6 +199,17 @@ fn follow(
         )),
     }
 }
+
+/// Job states in which Slurm, not the job's program, ended the job.
+const ENDED_BY_SLURM: [&str; 7] = [
+    "CANCELLED",
+    "TIMEOUT",
+    "OUT_OF_MEMORY",
+    "PREEMPTED",
+    "NODE_FAIL",
+    "DEADLINE",
+    "BOOT_FAIL",
+];
 
 /// Whether the job is still pending or running (`squeue` forgets it once it ended).
 fn in_queue(id: &str) -> bool {
